@@ -1,0 +1,96 @@
+"""The pinned ffmpeg (from the imageio-ffmpeg wheel) and raw-planes I/O shared by ffmpeg adapters.
+
+The wheel's static ffmpeg 9 has libx265, libvvenc, libjxl, libaom and the native HEVC/VVC decoders;
+Debian's ffmpeg has no VVC.  `BENCH_FFMPEG` points at another build when a user needs one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bench.codecs.base import Decoded, Timing, join, run_process
+from bench.colour import ColourSpec, bytes_to_planes, pad_even, planes_to_bytes, planes_to_rgb, rgb_to_planes
+from bench.errors import CodecUnavailable
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    exe = os.environ.get("BENCH_FFMPEG")
+    if exe:
+        return exe
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise CodecUnavailable("ffmpeg: the imageio-ffmpeg package is not installed (pip install imageio-ffmpeg==0.8.1)") from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_version() -> str:
+    """First line of `ffmpeg -version`, recorded with every result."""
+    out = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True, check=False).stdout
+    return out.splitlines()[0] if out else "unknown"
+
+
+@lru_cache(maxsize=None)
+def has_encoder(name: str) -> bool:
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    return any(line.split()[1:2] == [name] for line in out.splitlines() if line.strip())
+
+
+def require_encoder(name: str, codec: str) -> None:
+    if not has_encoder(name):
+        raise CodecUnavailable(f"{codec}: {ffmpeg_exe()} has no {name} encoder; install imageio-ffmpeg==0.8.1 or set BENCH_FFMPEG")
+
+
+PIX_FMT = {("444", 10): "yuv444p10le", ("420", 10): "yuv420p10le", ("444", 8): "yuv444p", ("420", 8): "yuv420p"}
+COLOUR_TAGS = {"bt709": ("bt709", "bt709", "bt709"), "bt601": ("smpte170m", "smpte170m", "smpte170m"), "bt2020": ("bt2020nc", "bt2020", "bt709")}
+
+
+def pix_fmt(spec: ColourSpec) -> str:
+    return PIX_FMT[(spec.chroma, int(spec.bit_depth))]
+
+
+def raw_input_args(spec: ColourSpec, width: int, height: int) -> list[str]:
+    """Input options for planes on stdin.  Tags go *before* -i: as output options ffmpeg 9 would
+    insert a real conversion (FIELD-NOTES: lossless x265 measured 27.7 dB that way)."""
+    space, prim, trc = COLOUR_TAGS[spec.matrix]
+    return [
+        "-f", "rawvideo", "-pix_fmt", pix_fmt(spec), "-s", f"{width}x{height}", "-r", "1",
+        "-color_range", "tv" if spec.range == "limited" else "pc",
+        "-colorspace", space, "-color_primaries", prim, "-color_trc", trc,
+        "-i", "-",
+    ]
+
+
+def rgb_to_raw(rgb: np.ndarray, spec: ColourSpec) -> tuple[bytes, int, int]:
+    """Padded (for 4:2:0) planar bytes and the coded width, height."""
+    src = pad_even(rgb) if spec.chroma == "420" else rgb
+    h, w = src.shape[:2]
+    if int(spec.bit_depth) == 8:
+        planes = [p.astype(np.uint8) for p in rgb_to_planes(src, spec)]
+        return b"".join(p.tobytes() for p in planes), w, h
+    return planes_to_bytes(rgb_to_planes(src, spec)), w, h
+
+
+def decode_raw(path: Path, spec: ColourSpec, coded_w: int, coded_h: int, width: int, height: int, decoder: str) -> Decoded:
+    """Decode a bitstream with ffmpeg's native decoder into the coded planes, then to cropped RGB.
+
+    The output pix_fmt is the coded one, so ffmpeg does no conversion; colour is ours again.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-v", "error", "-c:v", decoder, "-i", str(path),
+           "-f", "rawvideo", "-pix_fmt", pix_fmt(spec), "-"]
+    out, _, timing = run_process(cmd, what=f"ffmpeg {decoder} decoder")
+    if int(spec.bit_depth) == 8:
+        raise NotImplementedError("8-bit planes are not used by any adapter yet")
+    planes = bytes_to_planes(out, coded_w, coded_h, spec)
+    rgb = planes_to_rgb(planes, spec)[:height, :width]
+    return Decoded(rgb=np.ascontiguousarray(rgb), command=join(cmd), timing=timing)
+
+
+__all__ = ["ffmpeg_exe", "ffmpeg_version", "require_encoder", "raw_input_args", "rgb_to_raw", "decode_raw", "Timing"]

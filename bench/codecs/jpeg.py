@@ -1,0 +1,35 @@
+"""JPEG through Pillow's libjpeg-turbo, exactly as CompressAI's bench calls it.
+
+`save(format="JPEG", quality=q)` with Pillow's defaults (4:2:0 chroma, BT.601 full range, no
+optimised Huffman tables), so our bytes equal those of `python -m compressai.utils.bench jpeg`.
+"""
+
+from __future__ import annotations
+
+from bench.codecs.pillow import PillowCodec
+
+
+class JPEG(PillowCodec):
+    point_name = "quality"
+    revision = 1
+    fmt = "JPEG"
+    suffix = ".jpg"
+    feature = "jpg"
+
+    @classmethod
+    def defaults(cls):
+        return {"subsampling": None, "optimize": False}
+
+    def colour(self):
+        sub = self.params["subsampling"]
+        chroma = {None: "420", 0: "444", 1: "422", 2: "420"}.get(sub, str(sub))
+        return {"colour_matrix": "bt601", "colour_range": "full", "colour_chroma": chroma, "colour_bit_depth": 8,
+                "colour_siting": "center"}
+
+    def save_kwargs(self, point) -> dict:
+        kw = {"quality": int(point)}
+        if self.params["subsampling"] is not None:
+            kw["subsampling"] = self.params["subsampling"]
+        if self.params["optimize"]:
+            kw["optimize"] = True
+        return kw
