@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -159,7 +160,8 @@ def execute(units: list[Unit], workers: int, desc: str = "") -> list[dict]:
     rows: list[dict] = []
     if not units:
         return rows
-    bar = tqdm(total=len(units), desc=desc, unit="unit", dynamic_ncols=True, mininterval=0.5)
+    # In a log file (no TTY) a line every 10 s is enough; on a terminal the bar redraws often.
+    bar = tqdm(total=len(units), desc=desc, unit="unit", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
     threads = units[0].threads
     if workers == 1:
         _worker_init(threads)

@@ -15,6 +15,12 @@ REGISTRY = {
     "x265": "bench.codecs.x265:X265",
     "vvenc": "bench.codecs.vvenc:VVenC",
     "jpeg": "bench.codecs.jpeg:JPEG",
+    "webp": "bench.codecs.webp:WebP",
+    "jpeg2000": "bench.codecs.jpeg2000:JPEG2000",
+    "avif": "bench.codecs.avif:AVIF",
+    "jpegxl": "bench.codecs.jpegxl:JPEGXL",
+    "hm": "bench.codecs.reference_software:HM",
+    "vtm": "bench.codecs.reference_software:VTM",
 }
 
 

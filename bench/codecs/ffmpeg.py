@@ -78,12 +78,13 @@ def rgb_to_raw(rgb: np.ndarray, spec: ColourSpec) -> tuple[bytes, int, int]:
     return planes_to_bytes(rgb_to_planes(src, spec)), w, h
 
 
-def decode_raw(path: Path, spec: ColourSpec, coded_w: int, coded_h: int, width: int, height: int, decoder: str) -> Decoded:
+def decode_raw(path: Path, spec: ColourSpec, coded_w: int, coded_h: int, width: int, height: int, decoder: str,
+               threads: int = 1) -> Decoded:
     """Decode a bitstream with ffmpeg's native decoder into the coded planes, then to cropped RGB.
 
     The output pix_fmt is the coded one, so ffmpeg does no conversion; colour is ours again.
     """
-    cmd = [ffmpeg_exe(), "-hide_banner", "-v", "error", "-c:v", decoder, "-i", str(path),
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-threads", str(threads), "-c:v", decoder, "-i", str(path),
            "-f", "rawvideo", "-pix_fmt", pix_fmt(spec), "-"]
     out, _, timing = run_process(cmd, what=f"ffmpeg {decoder} decoder")
     if int(spec.bit_depth) == 8:

@@ -68,4 +68,4 @@ class VVenC(Codec):
 
     def decode(self, enc: Encoded, workdir: Path) -> Decoded:
         m = enc.meta
-        return decode_raw(enc.path, self.spec, m["coded_w"], m["coded_h"], m["width"], m["height"], "vvc")
+        return decode_raw(enc.path, self.spec, m["coded_w"], m["coded_h"], m["width"], m["height"], "vvc", self.threads)

@@ -87,4 +87,4 @@ class X265(Codec):
 
     def decode(self, enc: Encoded, workdir: Path) -> Decoded:
         m = enc.meta
-        return decode_raw(enc.path, self.spec, m["coded_w"], m["coded_h"], m["width"], m["height"], "hevc")
+        return decode_raw(enc.path, self.spec, m["coded_w"], m["coded_h"], m["width"], m["height"], "hevc", self.threads)

@@ -1,0 +1,291 @@
+"""HM (HEVC) and VTM (VVC) reference software, all-intra at fixed QP, run from the user's own builds.
+
+Why it is built this way:
+  - No registry reachable here ships HM or VTM (FIELD-NOTES), so the adapters take binaries the
+    user built (codecs/README.md).  Where they are comes from, in this order: the codec params
+    `encoder` / `decoder` (a path, or a name looked up on PATH), then `BENCH_HM_ENCODER` /
+    `BENCH_HM_DECODER` (`BENCH_VTM_...`), then `BENCH_HM_DIR` / `BENCH_VTM_DIR`, a checkout or folder
+    searched for the usual build outputs (`bin/TAppEncoderStatic`, `bin/EncoderAppStatic`, ...).
+    Nothing is picked up from PATH unasked: the binary that made a result must be a deliberate one.
+    Without any of these, `check()` raises CodecUnavailable naming what to set.
+  - Colour is ours, not the encoder's: the RGB picture becomes integer Y'CbCr planes in numpy
+    (bench.colour: BT.709 limited range by default, rounded, 10 bits), written as a raw planar
+    .yuv (16-bit little-endian samples above 8 bits); the decoder's .yuv comes back through the same
+    module.  HM/VTM never see RGB and never convert colour (no InputColourSpaceConvert).  10-bit
+    4:4:4 limited range makes the conversion itself exact, so the codec's loss is all that is
+    measured.  `matrix: rgb` (4:4:4 only) writes G, B, R as the three planes instead (sample << 2 at
+    10 bits), the GBR coding JPEG AI's HM anchor uses; the encoder then treats B and R as chroma.
+  - 4:2:0 needs even sizes: the picture is edge-padded to even (pad_even) and the decoded RGB
+    cropped back; bpp is always over the original pixels (the harness does that).  Sizes that are not
+    a multiple of the minimum CU are padded by the encoder itself (`ConformanceWindowMode=1`) and
+    cropped again by the conformance window, so both .yuv files have the even-padded size.
+  - Everything that depends on the picture or the point is on the command line, after `-c cfg` so
+    it overrides the cfg: size, `InputBitDepth`/`InternalBitDepth`/`OutputBitDepth`,
+    `InputChromaFormat`/`ChromaFormatIDC`, `FramesToBeEncoded=1`, `QP`.  The cfg files
+    (codecs/hm/, codecs/vtm/) hold only the coding tools, and their sha256 is part of `version()`,
+    so editing one invalidates cached rows.
+  - HM's `main-RExt` profile has no inter 4:2:0 10-bit sub-profile; `IntraConstraintFlag 1` (in
+    the cfg) makes it resolve to main_444_10_intra or main_10_intra, which is what all-intra is.
+    HM's CrossComponentPrediction is 4:4:4-only, so it is set per chroma format on the command line.
+  - Checked on every unit: the encoder's log must report one I slice at exactly the requested QP
+    (HM: "( I-SLICE, nQP 32 QP 32 )", VTM: "( IDR_N_LP, I-SLICE, QP 32 )"), and the decoder's output
+    must equal the encoder's own reconstruction (`check_recon`): a decoder/encoder mismatch fails
+    the unit instead of being measured (FIELD-NOTES pitfall 3).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.codecs.base import Codec, Decoded, Encoded, join, run_process
+from bench.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
+from bench.errors import BenchError, CodecUnavailable
+
+CFG_ROOT = Path(__file__).resolve().parents[2] / "codecs"
+README = "codecs/README.md"
+
+
+@lru_cache(maxsize=None)
+def _banner(exe: str, mtime: float) -> str:
+    """The version line a reference binary prints with its help text (mtime: a rebuilt binary re-runs)."""
+    try:
+        proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CodecUnavailable(f"{exe}: cannot run it for its version ({exc})") from None
+    lines = [ln.strip() for ln in (proc.stdout + "\n" + proc.stderr).splitlines() if ln.strip()]
+    for line in lines:
+        if "version" in line.lower():
+            return line
+    return lines[0] if lines else "unknown version"
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+class ReferenceSoftware(Codec):
+    point_name = "qp"
+    revision = 1
+
+    label: ClassVar[str] = ""
+    env: ClassVar[str] = ""  # prefix of the environment variables, e.g. BENCH_HM
+    encoder_names: ClassVar[tuple[str, ...]] = ()
+    decoder_names: ClassVar[tuple[str, ...]] = ()
+    cfg_name: ClassVar[str] = ""  # relative to codecs/
+    suffix: ClassVar[str] = ".bin"
+    default_chroma: ClassVar[str] = "444"
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {
+            "encoder": None,  # path (or name on PATH); else <ENV>_ENCODER, else found under <ENV>_DIR
+            "decoder": None,
+            "cfg": None,  # None: the cfg shipped in codecs/<name>/
+            "chroma": cls.default_chroma,  # "444" | "420"
+            "bit_depth": 10,
+            "matrix": "bt709",  # bt709 | bt601 | bt2020 | rgb (GBR planes, 4:4:4 only)
+            "range": "limited",
+            "check_recon": True,  # decoder output must equal the encoder's reconstruction
+            "verify_qp": True,  # the log must show one I slice at the requested QP
+            "extra_args": [],  # more encoder options, e.g. ["--SEIDecodedPictureHash=1"]
+        }
+
+    def __init__(self, threads: int = 1, **params):
+        super().__init__(threads, **params)
+        p = self.params
+        chroma, matrix = str(p["chroma"]), str(p["matrix"])
+        if matrix == "rgb" and chroma != "444":
+            raise BenchError(f"{self.label}: matrix 'rgb' (GBR coding) needs chroma 444, not {chroma}")
+        self.spec = ColourSpec(matrix=matrix, range="full" if matrix == "rgb" else p["range"], chroma=chroma,
+                               bit_depth=int(p["bit_depth"]))
+        if not isinstance(p["extra_args"], (list, tuple)):
+            raise BenchError(f"{self.label}: extra_args must be a list of options")
+
+    # ---- where the binaries and the cfg are ------------------------------------------------------
+    def _resolve(self, which: str) -> str:
+        names = self.encoder_names if which == "encoder" else self.decoder_names
+        var = f"{self.env}_{which.upper()}"
+        value, source = self.params[which], f"codec.params.{which}"
+        if not value and os.environ.get(var):
+            value, source = os.environ[var], var
+        if value:
+            value = os.path.expanduser(str(value))
+            exe = value if os.sep in value else shutil.which(value)
+            if not exe or not os.path.isfile(exe) or not os.access(exe, os.X_OK):
+                raise CodecUnavailable(f"{self.label}: {which} {value!r} (from {source}) is not an executable file; see {README}")
+            return exe
+        folder = os.environ.get(f"{self.env}_DIR")
+        if folder:
+            root = Path(os.path.expanduser(folder))
+            for name in names:
+                for cand in [root / name, root / "bin" / name,
+                             *sorted(Path(p) for p in glob.glob(str(root / "bin" / "umake" / "*" / "*" / "release" / name)))]:
+                    if cand.is_file() and os.access(cand, os.X_OK):
+                        return str(cand)
+            raise CodecUnavailable(f"{self.label}: no {' or '.join(names)} under {self.env}_DIR={folder} "
+                                   f"(looked in it, bin/ and bin/umake/*/*/release/); see {README}")
+        raise CodecUnavailable(
+            f"{self.label}: {which} not configured; set {self.env}_DIR to your built {self.label} checkout "
+            f"(or {self.env}_ENCODER and {self.env}_DECODER, or codec.params.encoder=... codec.params.decoder=...); "
+            f"how to build it: {README}")
+
+    def cfg_path(self) -> Path:
+        cfg = Path(os.path.expanduser(str(self.params["cfg"]))) if self.params["cfg"] else CFG_ROOT / self.cfg_name
+        if not cfg.is_file():
+            raise CodecUnavailable(f"{self.label}: config file {cfg} not found")
+        return cfg
+
+    def check(self) -> None:
+        self._resolve("encoder")
+        self._resolve("decoder")
+        self.cfg_path()
+
+    def version(self) -> str:
+        enc, dec, cfg = self._resolve("encoder"), self._resolve("decoder"), self.cfg_path()
+        return (f"{_banner(enc, os.path.getmtime(enc))} | decoder: {_banner(dec, os.path.getmtime(dec))} | "
+                f"cfg {cfg.name} sha256:{_file_sha(cfg)}")
+
+    def colour(self):
+        return self.spec.record()
+
+    # ---- planes <-> raw .yuv ---------------------------------------------------------------------
+    def _planes(self, rgb: np.ndarray) -> tuple[list[np.ndarray], int, int]:
+        src = pad_even(rgb) if self.spec.chroma == "420" else rgb
+        h, w = src.shape[:2]
+        if self.spec.matrix == "rgb":
+            shift = int(self.spec.bit_depth) - 8
+            planes = [src[..., c].astype(np.uint16) << shift for c in (1, 2, 0)]  # G, B, R
+        else:
+            planes = rgb_to_planes(src, self.spec)
+        return planes, w, h
+
+    def _rgb(self, planes: list[np.ndarray]) -> np.ndarray:
+        if self.spec.matrix == "rgb":
+            shift = int(self.spec.bit_depth) - 8
+            half = (1 << shift) >> 1
+            g, b, r = ((p.astype(np.int32) + half) >> shift for p in planes)
+            return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
+        return planes_to_rgb(planes, self.spec)
+
+    def _sample_dtype(self):
+        return np.dtype(np.uint8) if int(self.spec.bit_depth) == 8 else np.dtype("<u2")
+
+    def _to_bytes(self, planes: list[np.ndarray]) -> bytes:
+        dt = self._sample_dtype()
+        return b"".join(np.ascontiguousarray(p.astype(dt)).tobytes() for p in planes)
+
+    def _plane_shapes(self, w: int, h: int) -> list[tuple[int, int]]:
+        cw, ch = (w, h) if self.spec.chroma == "444" else (w // 2, h // 2)
+        return [(h, w), (ch, cw), (ch, cw)]
+
+    def _from_bytes(self, buf: bytes, w: int, h: int) -> list[np.ndarray]:
+        """Planes of a w x h picture; a file of the size padded to the 8-sample minimum CU is cropped."""
+        dt = self._sample_dtype()
+        for pw, ph in ((w, h), (-(-w // 8) * 8, -(-h // 8) * 8)):
+            shapes = self._plane_shapes(pw, ph)
+            if len(buf) == sum(a * b for a, b in shapes) * dt.itemsize:
+                data, out, pos = np.frombuffer(buf, dtype=dt), [], 0
+                for (sh, sw), (th, tw) in zip(shapes, self._plane_shapes(w, h)):
+                    out.append(data[pos : pos + sh * sw].reshape(sh, sw)[:th, :tw].astype(np.uint16))
+                    pos += sh * sw
+                return out
+        need = sum(a * b for a, b in self._plane_shapes(w, h)) * dt.itemsize
+        raise RuntimeError(f"{self.label} decoder wrote {len(buf)} bytes, expected {need} for {w}x{h} "
+                           f"{self.spec.chroma} at {self.spec.bit_depth} bits")
+
+    # ---- the two runs ----------------------------------------------------------------------------
+    def chroma_args(self) -> list[str]:
+        """Options that depend on the chroma format (subclasses)."""
+        return []
+
+    def command(self, yuv: Path, out: Path, recon: Path | None, width: int, height: int, qp: int) -> list[str]:
+        bd, c = int(self.spec.bit_depth), self.spec.chroma
+        cmd = [self._resolve("encoder"), "-c", str(self.cfg_path()), "-i", str(yuv), "-b", str(out)]
+        if recon is not None:
+            cmd += ["-o", str(recon)]
+        cmd += [f"--SourceWidth={width}", f"--SourceHeight={height}", "--FrameRate=1", "--FramesToBeEncoded=1",
+                f"--QP={int(qp)}", f"--InputBitDepth={bd}", f"--InternalBitDepth={bd}", f"--OutputBitDepth={bd}",
+                f"--InputChromaFormat={c}", f"--ChromaFormatIDC={c}", "--ConformanceWindowMode=1",
+                *self.chroma_args(), *[str(a) for a in self.params["extra_args"]]]
+        return cmd
+
+    def encode(self, rgb: np.ndarray, point, workdir: Path) -> Encoded:
+        qp = int(point)
+        planes, w, h = self._planes(rgb)
+        yuv = workdir / "input.yuv"
+        yuv.write_bytes(self._to_bytes(planes))
+        out = workdir / f"bitstream{self.suffix}"
+        recon = workdir / "recon.yuv" if self.params["check_recon"] else None
+        cmd = self.command(yuv, out, recon, w, h, qp)
+        stdout, stderr, timing = run_process(cmd, what=f"{self.label} encoder")
+        log = stdout.decode("utf-8", "replace") + stderr
+        yuv.unlink()
+        if self.params["verify_qp"]:
+            self._verify(log, qp)
+        if not out.is_file() or out.stat().st_size == 0:
+            raise RuntimeError(f"{self.label} encoder exited 0 but wrote no bitstream")
+        meta = {"coded_w": w, "coded_h": h, "width": rgb.shape[1], "height": rgb.shape[0],
+                "recon": str(recon) if recon else ""}
+        return Encoded(out, join(cmd), timing, meta, log)
+
+    def _verify(self, log: str, qp: int) -> None:
+        slices = re.findall(r"\b([IPB])-SLICE\b[^)\n]*?\bQP\s+(-?\d+)", log)
+        if not slices:
+            raise RuntimeError(f"{self.label} log has no '( I-SLICE, ... QP n )' line; cannot verify the coded QP "
+                               f"(set codec.params.verify_qp=false for an encoder that prints none)")
+        for kind, got in slices:
+            if kind != "I" or int(got) != qp:
+                raise RuntimeError(f"{self.label} coded a {kind} slice at QP {got}, not an I slice at the requested {qp}")
+
+    def decode(self, enc: Encoded, workdir: Path) -> Decoded:
+        m = enc.meta
+        out = workdir / "decoded.yuv"
+        cmd = [self._resolve("decoder"), "-b", str(enc.path), "-o", str(out), "-d", str(int(self.spec.bit_depth))]
+        _, _, timing = run_process(cmd, what=f"{self.label} decoder")
+        if not out.is_file():
+            raise RuntimeError(f"{self.label} decoder exited 0 but wrote no {out.name}")
+        buf = out.read_bytes()
+        planes = self._from_bytes(buf, m["coded_w"], m["coded_h"])
+        if m.get("recon") and Path(m["recon"]).is_file():
+            ref = self._from_bytes(Path(m["recon"]).read_bytes(), m["coded_w"], m["coded_h"])
+            if any(not np.array_equal(a, b) for a, b in zip(planes, ref)):
+                raise RuntimeError(f"{self.label}: decoder output differs from the encoder's reconstruction")
+        rgb = self._rgb(planes)[: m["height"], : m["width"]]
+        return Decoded(np.ascontiguousarray(rgb), join(cmd), timing)
+
+
+class HM(ReferenceSoftware):
+    """HEVC test model (TAppEncoder/TAppDecoder), RExt all-intra, 4:4:4 10-bit by default."""
+
+    label = "hm"
+    env = "BENCH_HM"
+    encoder_names = ("TAppEncoderStatic", "TAppEncoder")
+    decoder_names = ("TAppDecoderStatic", "TAppDecoder")
+    cfg_name = "hm/encoder_intra_main_rext.cfg"
+    suffix = ".hevc"
+    default_chroma = "444"
+
+    def chroma_args(self) -> list[str]:
+        return [f"--CrossComponentPrediction={1 if self.spec.chroma == '444' else 0}"]
+
+
+class VTM(ReferenceSoftware):
+    """VVC test model (EncoderApp/DecoderApp), CTC all-intra tools, 4:2:0 10-bit by default."""
+
+    label = "vtm"
+    env = "BENCH_VTM"
+    encoder_names = ("EncoderAppStatic", "EncoderApp")
+    decoder_names = ("DecoderAppStatic", "DecoderApp")
+    cfg_name = "vtm/encoder_intra_vtm.cfg"
+    suffix = ".266"
+    default_chroma = "420"
