@@ -131,6 +131,7 @@ def run_unit(unit: Unit) -> dict:
             "encode_s": enc.timing.wall, "encode_cpu_s": enc.timing.cpu,
             "decode_s": dec.timing.wall, "decode_cpu_s": dec.timing.cpu, "metrics_s": mc.timing.wall,
             "encode_command": enc.command, "decode_command": dec.command, "bitstream": bitstream,
+            **enc.extra, **dec.extra,
         })
     except Exception as exc:  # one failed unit must not stop the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})

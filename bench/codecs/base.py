@@ -47,6 +47,7 @@ class Encoded:
     timing: Timing
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. coded size, original size
     log: str = ""  # the encoder's own report, kept for checks like "I-picture QP == requested"
+    extra: dict[str, Any] = field(default_factory=dict)  # adapter-specific row columns (e.g. estimated bpp)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Decoded:
     rgb: np.ndarray
     command: str
     timing: Timing
+    extra: dict[str, Any] = field(default_factory=dict)  # adapter-specific row columns (e.g. decode check)
 
 
 class _Clock:
