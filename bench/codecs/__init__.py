@@ -15,6 +15,7 @@ REGISTRY = {
     "x265": "bench.codecs.x265:X265",
     "vvenc": "bench.codecs.vvenc:VVenC",
     "jpeg": "bench.codecs.jpeg:JPEG",
+    "compressai": "bench.codecs.compressai_model:CompressAIModel",
     "webp": "bench.codecs.webp:WebP",
     "jpeg2000": "bench.codecs.jpeg2000:JPEG2000",
     "avif": "bench.codecs.avif:AVIF",

@@ -12,8 +12,11 @@ Why these choices:
   - `codec="aom"` is pinned: with "auto" another Pillow build could pick rav1e or SVT-AV1 and give
     other bytes under the same name.  AV1 decoding is exact by specification, so the decoder (dav1d
     here) is left to libavif; it is recorded in the version with the encoder.
-  - `max_threads` = the harness's thread count (Pillow's default is every CPU, which skews timing
-    and oversubscribes a worker pool); the same setting is applied to the decoder.
+  - Trap: libaom's bytes depend on its thread count (measured on skimage's astronaut at quality 50:
+    16559 bytes with max_threads=1, 16477 with 2), and the harness's `threads` is not part of a
+    row's identity.  So the encoder's `max_threads` is the parameter `encoder_threads` (default 1,
+    recorded and hashed with the other parameters), never Pillow's default of every CPU.  Decoding
+    is exact whatever the threads, so the decoder gets the harness's `threads`.
   - `speed` 6 is Pillow's default (0 slowest/best .. 10); it changes the bytes and is a parameter.
   - The rate point is Pillow's `quality` (0..100, libavif's quality scale that maps to the AV1
     quantiser); 100 is lossless only for 4:4:4 with an identity matrix, which this adapter never uses.
@@ -70,7 +73,8 @@ class AVIF(PillowCodec):
 
     @classmethod
     def defaults(cls):
-        return {"subsampling": "4:4:4", "speed": 6, "range": "full", "codec": "aom"}
+        return {"subsampling": "4:4:4", "speed": 6, "range": "full", "codec": "aom",
+                "encoder_threads": 1}  # libaom's bytes depend on it: part of the identity
 
     def __init__(self, threads: int = 1, **params):
         super().__init__(threads, **params)
@@ -100,7 +104,8 @@ class AVIF(PillowCodec):
 
     def save_kwargs(self, point) -> dict:
         return {"quality": int(point), "subsampling": self.params["subsampling"], "speed": int(self.params["speed"]),
-                "range": self.params["range"], "codec": self.params["codec"], "max_threads": self.threads}
+                "range": self.params["range"], "codec": self.params["codec"],
+                "max_threads": int(self.params["encoder_threads"])}
 
     def verify(self, data: bytes, point) -> None:
         sig = avif_signal(data)

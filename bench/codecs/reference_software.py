@@ -267,7 +267,7 @@ class ReferenceSoftware(Codec):
 class HM(ReferenceSoftware):
     """HEVC test model (TAppEncoder/TAppDecoder), RExt all-intra, 4:4:4 10-bit by default."""
 
-    label = "hm"
+    label = "HM"
     env = "BENCH_HM"
     encoder_names = ("TAppEncoderStatic", "TAppEncoder")
     decoder_names = ("TAppDecoderStatic", "TAppDecoder")
@@ -282,7 +282,7 @@ class HM(ReferenceSoftware):
 class VTM(ReferenceSoftware):
     """VVC test model (EncoderApp/DecoderApp), CTC all-intra tools, 4:2:0 10-bit by default."""
 
-    label = "vtm"
+    label = "VTM"
     env = "BENCH_VTM"
     encoder_names = ("EncoderAppStatic", "EncoderApp")
     decoder_names = ("DecoderAppStatic", "DecoderApp")

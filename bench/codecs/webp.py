@@ -1,9 +1,10 @@
 """Lossy WebP (VP8 intra) through Pillow's bundled libwebp, as a Pillow-based anchor calls it.
 
 Why these choices:
-  - `save(format="WEBP", quality=q)` with Pillow's other defaults (`method=4`), the call a
-    CompressAI-style Pillow anchor makes, so published WebP curves can be checked against ours.
-    `method` (0 fast .. 6 slow, better RD) is a parameter because it changes the bytes.
+  - `save(format="WEBP", quality=q)` with Pillow's other defaults (`method=4`): the same call as
+    CompressAI's `compressai.utils.bench webp` (read in compressai 1.2.8), so its WebP curves can be
+    checked against ours.  `method` (0 fast .. 6 slow, better RD) is a parameter because it changes
+    the bytes.
   - The colour record is BT.601 *limited* range, not full range like JPEG.  libwebp's RGB->YUV is
     the studio-swing matrix (`VP8RGBToY`: 16839/65536 = 0.299 * 219/255, plus 16; Cb/Cr scaled to
     224), and VP8 has no field to signal anything else.  So WebP loses 8-bit code values that JPEG

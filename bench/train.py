@@ -1,0 +1,173 @@
+"""Train a CompressAI image model on a folder of photos (CPU or GPU), Hydra-configured.
+
+    python -m bench.train arch=bmshj2018-hyperprior N=64 M=96 lmbda=0.013 steps=3000
+
+Random crops with flips, RateDistortionLoss at one lambda, the auxiliary loss on its own optimiser,
+a progress bar, and a resumable training state written atomically every `checkpoint_every` steps
+(`<out>.state`, with optimisers and RNG state).  The final file `<out>` is small: weights with the
+CDF tables (after `update(force=True)`) and the metadata the adapter and the manifest need; the
+adapter loads it as any local checkpoint.  On CPU, `torch.set_flush_denormal(True)`: without it a
+run slowed about 5x after ~500 steps (FIELD-NOTES).
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from bench.cli import CONF_DIR
+from bench.errors import BenchError
+from bench.images import sha256_file
+from bench.learned import build, read_checkpoint
+from bench.store import atomic_write_bytes
+
+
+def load_patches_source(root: str, pattern: str, patch: int) -> list[np.ndarray]:
+    from PIL import Image
+
+    files = sorted(glob.glob(os.path.join(root, pattern)) if "{" not in pattern else
+                   sum((glob.glob(os.path.join(root, p + pattern[pattern.index("}") + 1:]))
+                        for p in pattern[pattern.index("{") + 1:pattern.index("}")].split(",")), []))
+    if not files:
+        raise BenchError(f"no training images match {pattern!r} under {root}")
+    images = []
+    for f in sorted(files):
+        with Image.open(f) as im:
+            a = np.asarray(im.convert("RGB"))
+        if min(a.shape[:2]) >= patch:
+            images.append(a)
+    return images
+
+
+def batch_of_crops(images: list[np.ndarray], n: int, patch: int, rng: random.Random):
+    import torch
+
+    out = np.empty((n, patch, patch, 3), np.uint8)
+    for i in range(n):
+        a = images[rng.randrange(len(images))]
+        y = rng.randrange(a.shape[0] - patch + 1)
+        x = rng.randrange(a.shape[1] - patch + 1)
+        c = a[y:y + patch, x:x + patch]
+        if rng.random() < 0.5:
+            c = c[:, ::-1]
+        out[i] = c
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _save_torch(obj, path: Path) -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def train(cfg: DictConfig) -> Path:
+    import torch
+    from compressai.losses import RateDistortionLoss
+
+    torch.set_num_threads(int(cfg.threads))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_flush_denormal(True)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    out = Path(cfg.out)
+    state_path = out.with_name(out.name + ".state")
+
+    model = build(cfg.arch, cfg.N, cfg.M).to(device)
+    if cfg.init_from:
+        state, _ = read_checkpoint(cfg.init_from)
+        model.load_state_dict(state, strict=False)
+    params = {n for n, p in model.named_parameters() if not n.endswith(".quantiles")}
+    aux = {n for n, p in model.named_parameters() if n.endswith(".quantiles")}
+    named = dict(model.named_parameters())
+    opt = torch.optim.Adam([named[n] for n in sorted(params)], lr=cfg.lr)
+    aux_opt = torch.optim.Adam([named[n] for n in sorted(aux)], lr=cfg.aux_lr)
+    step = 0
+    if cfg.resume and state_path.is_file():
+        st = torch.load(state_path, map_location=device, weights_only=False)  # our own file, written below
+        model.load_state_dict(st["state_dict"])
+        opt.load_state_dict(st["optimizer"])
+        aux_opt.load_state_dict(st["aux_optimizer"])
+        step = st["step"]
+        rng.setstate(st["rng"])
+        torch.set_rng_state(st["torch_rng"])
+        print(f"[train] resumed {state_path} at step {step}")
+    criterion = RateDistortionLoss(lmbda=cfg.lmbda, metric=cfg.metric)
+    images = load_patches_source(cfg.data, cfg.data_glob, cfg.patch)
+    print(f"[train] {cfg.arch}(N={cfg.N}, M={cfg.M}) lambda={cfg.lmbda} {cfg.metric} on {len(images)} images, "
+          f"{cfg.patch}px x {cfg.batch}, {cfg.steps} steps, {device}", flush=True)
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, unit="step", mininterval=1 if sys.stderr.isatty() else 30)
+    started, ema = time.perf_counter(), None
+    final_from = int(cfg.steps * (1 - cfg.lr_final_frac))
+    while step < cfg.steps:
+        lr = cfg.lr if step < final_from else cfg.lr_final
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x = batch_of_crops(images, cfg.batch, cfg.patch, rng).to(device)
+        opt.zero_grad()
+        aux_opt.zero_grad()
+        res = criterion(model(x), x)
+        res["loss"].backward()
+        if cfg.clip_grad:
+            torch.nn.utils.clip_grad_norm_([named[n] for n in params], cfg.clip_grad)
+        opt.step()
+        aux_loss = model.aux_loss()
+        aux_loss.backward()
+        aux_opt.step()
+        step += 1
+        vals = {k: float(v.detach()) for k, v in res.items()}
+        ema = vals if ema is None else {k: 0.98 * ema[k] + 0.02 * vals[k] for k in vals}
+        psnr = -10 * math.log10(max(ema.get("mse_loss", 1e-10), 1e-10))
+        bar.set_postfix(loss=f"{ema['loss']:.3f}", bpp=f"{ema['bpp_loss']:.3f}", psnr=f"{psnr:.2f}", aux=f"{float(aux_loss):.1f}")
+        bar.update()
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            _save_torch({"state_dict": model.state_dict(), "optimizer": opt.state_dict(), "aux_optimizer": aux_opt.state_dict(),
+                         "step": step, "rng": rng.getstate(), "torch_rng": torch.get_rng_state()}, state_path)
+    bar.close()
+    # Ship float16 weights (half the file size): round the model itself first, then build the CDF
+    # tables from the rounded weights, so the file is exactly the model that was evaluated.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.half().float())
+    model.eval().update(force=True)
+    meta = {"arch": cfg.arch, "N": int(cfg.N), "M": int(cfg.M), "metric": cfg.metric, "lmbda": float(cfg.lmbda),
+            "steps": int(cfg.steps), "patch": int(cfg.patch), "batch": int(cfg.batch), "data": str(cfg.data),
+            "data_glob": cfg.data_glob, "init_from": str(cfg.init_from or ""), "device": device,
+            "train_seconds_this_run": round(time.perf_counter() - started, 1),
+            "final_ema": {k: round(v, 5) for k, v in (ema or {}).items()}}
+    slim = {k: (v.detach().cpu().half() if v.is_floating_point() and not k.endswith(("_offset", "_cdf_length", "_quantized_cdf")) else v.detach().cpu())
+            for k, v in model.state_dict().items()}
+    _save_torch({"state_dict": slim, "weights_dtype": "float16", **meta}, out)
+    print(f"[train] wrote {out} ({out.stat().st_size / 1e6:.2f} MB, sha256 {sha256_file(out)[:16]}...)")
+    return out
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def _main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The CompressAI adapter: real bytes, a separate decode that matches the encoder side, safe loading."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("compressai", reason="compressai is not installed (pip install -e '.[learned]')")
+import torch  # noqa: E402
+
+from bench import codecs  # noqa: E402
+from bench.errors import BenchError  # noqa: E402
+from tests.helpers import compose, write_photos  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model written by the training entry point (3 steps: a pipeline check, not a codec)."""
+    from hydra import compose as hcompose
+    from hydra import initialize_config_dir
+
+    from bench.cli import CONF_DIR
+    from bench.train import train
+
+    d = tmp_path_factory.mktemp("train")
+    write_photos(d / "img", sizes=[(80, 96), (90, 100)])
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = hcompose("train", overrides=[f"data={d / 'img'}", "data_glob=*.png", "N=16", "M=24", "patch=64", "batch=2",
+                                           "steps=3", "checkpoint_every=2", "threads=1", f"out={d / 'tiny.pth.tar'}"])
+    return train(cfg)
+
+
+def adapter_for(path, **kw):
+    return codecs.make("compressai", weights="checkpoint", checkpoints={1: str(path)}, **kw)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (67, 93), (20, 30)])
+def test_round_trip_matches_encoder_side_and_counts_file_bytes(trained, tmp_path, photo, shape):
+    img = photo(*shape)
+    a = adapter_for(trained)
+    enc = a.encode(img, 1, tmp_path)
+    dec = a.decode(enc, tmp_path)
+    assert dec.rgb.shape == img.shape
+    assert dec.extra == {"decode_check": True, "decode_max_diff": 0}
+    size = enc.path.stat().st_size
+    assert size == enc.extra["payload_bytes"] + enc.extra["header_bytes"] and enc.extra["header_bytes"] < 32
+    assert enc.extra["bpp_estimated"] > 0 and enc.extra["device"] == "cpu"
+
+
+def test_decode_check_flags_a_different_picture(trained, tmp_path, photo):
+    a = adapter_for(trained)
+    enc = a.encode(photo(64, 64), 1, tmp_path)
+    ref = np.load(enc.meta["encoder_recon"])
+    ref[0, 0, 0] ^= 7  # as if the decoder had drifted
+    np.save(enc.meta["encoder_recon"], ref)
+    assert a.decode(enc, tmp_path).extra == {"decode_check": False, "decode_max_diff": 7}
+
+
+def test_bitstream_is_self_describing(trained, tmp_path, photo):
+    from bench.codecs.compressai_model import unpack
+
+    a = adapter_for(trained)
+    enc = a.encode(photo(67, 93), 1, tmp_path)
+    strings, shape, h, w = unpack(enc.path.read_bytes())
+    assert (h, w) == (67, 93) and len(strings) == 2  # hyperprior: y and z strings
+    # a decoder in another process/adapter instance needs only the file and the point
+    b = adapter_for(trained)
+    assert np.array_equal(b.decode(enc, tmp_path).rgb, a.decode(enc, tmp_path).rgb)
+
+
+@pytest.mark.parametrize("wrap", ["plain", "state_dict", "net", "trainer", "no_cdf"])
+def test_checkpoint_layouts_load(trained, tmp_path, photo, wrap):
+    state = torch.load(trained, weights_only=True)["state_dict"]
+    if wrap == "no_cdf":
+        obj = {k: v for k, v in state.items() if not k.endswith(("_quantized_cdf", "_offset", "_cdf_length"))}
+    else:
+        obj = {"plain": state, "state_dict": {"state_dict": state}, "net": {"net": state},
+               "trainer": {"epoch": 7, "state_dict": {f"module.{k}": v for k, v in state.items()}, "loss": 1.0}}[wrap]
+    p = tmp_path / f"{wrap}.pth.tar"
+    torch.save(obj, p)
+    a = adapter_for(p)
+    enc = a.encode(photo(64, 64), 1, tmp_path)
+    assert a.decode(enc, tmp_path).extra["decode_check"] is True
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.makedirs, (self.marker,))
+
+
+def test_weights_only_refuses_a_pickle_that_runs_code(tmp_path, photo):
+    marker = tmp_path / "pwned"
+    p = tmp_path / "evil.pth.tar"
+    torch.save({"state_dict": {"x": _Evil(str(marker))}}, p)
+    a = adapter_for(p)
+    with pytest.raises(BenchError, match="refusing checkpoint"):
+        a.encode(photo(64, 64), 1, tmp_path)
+    assert not marker.exists()
+
+
+def test_corrupt_checkpoint_is_one_clear_error(tmp_path, photo):
+    p = tmp_path / "broken.pth.tar"
+    p.write_bytes(b"\x00" * 100)
+    with pytest.raises(BenchError, match="cannot read checkpoint"):
+        adapter_for(p).encode(photo(64, 64), 1, tmp_path)
+
+
+def test_offline_zoo_error_names_file_and_directory(tmp_path, photo, monkeypatch):
+    import compressai.zoo.image as zi
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(zi, "load_state_dict_from_url", offline)
+    a = codecs.make("compressai", arch="bmshj2018-factorized", weights="zoo", metric="mse")
+    with pytest.raises(BenchError) as e:
+        a.encode(photo(64, 64), 3, tmp_path)
+    msg = str(e.value)
+    assert "bmshj2018-factorized-prior-3-5c6f152b.pth.tar" in msg and str(tmp_path / "torch" / "hub" / "checkpoints") in msg
+
+
+def test_zoo_lambda_recorded(tmp_path):
+    a = codecs.make("compressai", arch="cheng2020-anchor", weights="zoo", metric="ms-ssim")
+    assert a.lmbda(4) == 16.64
+    assert codecs.make("compressai", weights="zoo").lmbda(5) == 0.0250
+
+
+def test_sweep_rows_carry_learned_columns(trained, tmp_path):
+    from bench.cli import run
+    import pandas as pd
+
+    photos = write_photos(tmp_path / "img")
+    run(compose(["dataset=folder", f"dataset.root={photos}", "dataset.glob=*.png", "codec=compressai_checkpoint",
+                 f"+codec.params.checkpoints={{1: {trained}}}", "codec.points=[1]", f"results_root={tmp_path}", "sweep=s",
+                 "workers=1", "plot=false"]))
+    df = pd.read_parquet(tmp_path / "s" / "results.parquet")
+    assert (df.status == "ok").all(), df.error.tolist()
+    assert df.decode_check.all() and (df.bytes == df.payload_bytes + df.header_bytes).all()
+    assert {"bpp_estimated", "lambda", "device", "pad_mode"} <= set(df.columns)
