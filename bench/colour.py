@@ -137,7 +137,7 @@ def planes_to_rgb(planes: list[np.ndarray], spec: ColourSpec) -> np.ndarray:
 
 
 def planes_to_bytes(planes: list[np.ndarray]) -> bytes:
-    """Planar little-endian 16-bit (ffmpeg's yuv4xxp10le) or 8-bit when the planes are uint8."""
+    """Planar little-endian 16-bit samples (ffmpeg's yuv4xxp10le), whatever the planes' dtype."""
     return b"".join(np.ascontiguousarray(p.astype("<u2")).tobytes() for p in planes)
 
 
