@@ -68,10 +68,12 @@ def metric_info(metric: str) -> dict:
 
 
 def bd_column(metric: str) -> str:
-    """The column a BD on `metric` is computed on (MS-SSIM through its dB form)."""
-    if metric in DB_FORMS:
-        return DB_FORMS[metric]
-    return metric
+    """The column a BD on `metric` is computed on (MS-SSIM through its dB form): METRICS' "db" entry
+    when the registry declares one, else DB_FORMS."""
+    from bench.metrics import METRICS
+
+    db = METRICS.get(metric, {}).get("db") if isinstance(METRICS.get(metric), dict) else None
+    return db or DB_FORMS.get(metric, metric)
 
 
 def available_metrics(df: pd.DataFrame) -> list[str]:

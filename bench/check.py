@@ -213,7 +213,7 @@ def format_bd(bd: pd.DataFrame, anchor: str | None, tol: float) -> str:
     cells = [["status", "codec", "metric", "BD-rate base %", "now %", "drift (points)", "notes"]]
     for r in bd.itertuples(index=False):
         cells.append([r.status.upper() if r.status != "ok" else "ok", r.codec, r.metric, _fmt(r.bd_rate_base, "+.3f"),
-                      _fmt(r.bd_rate_now, "+.3f"), _fmt(r.drift, "+.3f"), r.notes])
+                      _fmt(r.bd_rate_now, "+.3f"), _fmt(0.0 if pd.notna(r.drift) and abs(r.drift) < 5e-4 else r.drift, "+.3f"), r.notes])
     return f"BD-rate drift against {anchor} (pchip; tolerance {tol:g} points):\n" + "\n".join(_align(cells))
 
 
@@ -297,8 +297,9 @@ def main(argv=None) -> int:
         from bench.provenance import git_revision
 
         codecs = sorted(current["codec"].unique())
-        new_meta = {**meta, "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "from_sweep": str(args.sweep_dir), "git_revision": git_revision(), "rows": len(current),
+        keep = {k: meta[k] for k in ("tolerances", "comment") if k in meta}  # what people write by hand
+        new_meta = {**keep, "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "sweep": args.sweep_dir.name, "datasets": sorted(current["dataset"].unique()), "git_revision": git_revision(), "rows": len(current),
                     "anchor": anchor if anchor in codecs else (default_anchor(codecs) if codecs else None),
                     "codecs": {c: current.loc[current["codec"] == c, "encoder"].iloc[0] for c in codecs}}
         new_meta.setdefault("tolerances", {})

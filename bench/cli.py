@@ -32,6 +32,16 @@ def codec_config(cfg: DictConfig) -> CodecConfig:
     return CodecConfig(name=c.name, adapter=c.adapter, params=OmegaConf.to_container(c.params, resolve=True) or {}, points=points)
 
 
+def _metric_names(cfg: DictConfig) -> tuple[str, ...]:
+    """`metrics: [psnr, ms_ssim, lpips, ...]`, validated against bench.metrics.REGISTRY."""
+    from bench import metrics
+
+    names = cfg.get("metrics", None)
+    if names is not None and not isinstance(names, str):
+        names = OmegaConf.to_container(names) if OmegaConf.is_list(names) else [names]
+    return metrics.resolve(names)
+
+
 def _write_run_record(run_dir: Path) -> None:
     """Beside Hydra's .hydra/config.yaml: code version, packages and host of this job."""
     record = {"git_revision": git_revision(), "packages": package_versions(), **host()}
@@ -50,9 +60,12 @@ def run(cfg: DictConfig) -> dict:
         pass
     workers = auto_workers(cfg.workers, cfg.threads)
     units, resumed = plan(cfg.dataset.name, images, codec, store, threads=int(cfg.threads),
-                          metric_matrix=cfg.metric_matrix, keep_bitstreams=bool(cfg.keep_bitstreams))
+                          metric_matrix=cfg.metric_matrix, keep_bitstreams=bool(cfg.keep_bitstreams),
+                          metric_names=_metric_names(cfg), metric_device=str(cfg.get("metric_device", "auto")))
     print(f"[bench] {codec.name} on {cfg.dataset.name}: {len(images)} images x {len(codec.points)} points; "
-          f"{resumed} done before, {len(units)} to run on {min(workers, max(1, len(units)))} worker(s)", flush=True)
+          f"{resumed} done before, {len(units)} to run on {min(workers, max(1, len(units)))} worker(s)"
+          + (f" ({sum(u.remeasure for u in units)} only to add metrics from kept bitstreams)" if any(u.remeasure for u in units) else ""),
+          flush=True)
     rows = execute(units, min(workers, max(1, len(units))), desc=codec.name)
     failed = failed_summary(rows)
     paths = store.write_tables()

@@ -30,9 +30,10 @@ def axis_label(metric: str) -> str:
 
     info = METRICS.get(metric, {})
     unit = info.get("unit", "")
-    label = LABELS.get(metric, metric)
-    if unit:
-        label += f" [{unit}]"
+    if metric not in LABELS and info.get("label"):
+        label = str(info["label"])  # the registry's own label (with its unit)
+    else:
+        label = LABELS.get(metric, metric) + (f" [{unit}]" if unit else "")
     if info and not info.get("higher_is_better", True):
         label += " (lower is better)"
     return label
@@ -90,16 +91,14 @@ def rd_plot(df: pd.DataFrame, metric: str, out_stem: Path, *, per_image: bool = 
     if per_image:
         sub += "; thin lines: each image"
     ax.set_title(title or f"{datasets}\n{sub}", fontsize=10)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.grid(True, which="minor", alpha=0.1)
-    ax.minorticks_on()
+    ax.grid(True, alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
-    fig.tight_layout()
     paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".svg")]
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    for p in paths:
-        fig.savefig(p, bbox_inches="tight")
+    with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, editable, searchable
+        for p in paths:
+            fig.savefig(p, bbox_inches="tight")
     plt.close(fig)
     return paths
 
@@ -135,10 +134,10 @@ def per_image_bd_plot(results: Sequence, out_stem: Path, names_order: Sequence[s
                  f"{int(rs[0].ci_level * 100)} % bootstrap CI (whisker)", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
     paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".svg")]
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    for p in paths:
-        fig.savefig(p, bbox_inches="tight")
+    with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, editable, searchable
+        for p in paths:
+            fig.savefig(p, bbox_inches="tight")
     plt.close(fig)
     return paths

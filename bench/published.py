@@ -107,7 +107,13 @@ def load_many(paths, sweep_codecs=()) -> list[Published]:
     for p in paths:
         pub = p if isinstance(p, Published) else load(p)
         if pub.name in taken:
-            pub.name = f"{pub.name} (published)" if pub.name in sweep_codecs else f"{pub.name} ({pub.path.stem if pub.path else len(out)})"
+            base = f"{pub.name} (published)" if pub.name in sweep_codecs else pub.name
+            name, k = base, 2
+            if name in taken and pub.path is not None:
+                name = f"{pub.name} ({pub.path.stem})"
+            while name in taken:
+                name, k = f"{base} #{k}", k + 1
+            pub.name = name
         taken.add(pub.name)
         out.append(pub)
     return out

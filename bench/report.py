@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import html
 import importlib
-import importlib.util
 import json
 import re
 import sys
@@ -190,19 +189,39 @@ def _plots_section(df: pd.DataFrame, metrics: list[str], pubs, anchor: str | Non
     return "\n".join(out) + "\n"
 
 
+def _rebase_links(md: str, prefix: str) -> str:
+    """Prefix the relative targets of Markdown links and images (the hook links relative to its folder)."""
+    def fix(m):
+        target = m[2]
+        if re.match(r"^([a-z][a-z0-9+.-]*:|/|#)", target, flags=re.IGNORECASE):
+            return m[0]
+        return f"{m[1]}{prefix}{target}{m[3]}"
+
+    return re.sub(r"(!?\[[^\]]*\]\()([^)\s]+)(\))", fix, md)
+
+
 def _perception_section(df: pd.DataFrame, fig_dir: Path) -> str:
-    """The optional hook: bench.perception.markdown_section(df, out_dir) -> str, when it exists."""
-    if importlib.util.find_spec("bench.perception") is None:
-        return ""
-    mod = importlib.import_module("bench.perception")
+    """The optional hook: bench.perception.markdown_section(df, out_dir) -> str, when it exists.  It gets
+    its own folder (report_files/perception/) so its figures never replace the report's; its relative
+    links are rebased onto that folder."""
+    try:
+        mod = importlib.import_module("bench.perception")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("bench.perception",):
+            return ""
+        raise  # the module exists but one of its own imports is missing: say so
     fn = getattr(mod, "markdown_section", None)
     if fn is None:
         return ""
-    text = fn(df, fig_dir) or ""
-    text = text.strip()
-    if text and not text.lstrip().startswith("#"):
+    out_dir = fig_dir / "perception"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = (fn(df, out_dir) or "").strip()
+    if not text:
+        return ""
+    text = _rebase_links(text, f"{FILES}/perception/")
+    if not text.startswith("#"):
         text = "## Perception-distortion\n\n" + text
-    return text + "\n" if text else ""
+    return text + "\n"
 
 
 def _provenance_section(df: pd.DataFrame, sweep_dir: Path, method: str, n_boot: int, seed: int, exported: list[Path]) -> str:
@@ -261,6 +280,7 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
     sweep_codecs = sorted(ok["codec"].unique())
     pubs = load_many(published, sweep_codecs=set(sweep_codecs))
     metrics = list(dict.fromkeys(metrics or available_metrics(ok)))
+    chosen = anchor is not None
     if anchor is None and (sweep_codecs or pubs):
         anchor = default_anchor(sweep_codecs) if sweep_codecs else default_anchor([p.name for p in pubs])
     names = sweep_codecs
@@ -268,7 +288,7 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
 
     parts = [f"# RD report: {sweep_dir.name}\n",
              f"Dataset {', '.join(datasets)}; {len(sweep_codecs)} codec(s); anchor `{anchor}`"
-             + (" (default: the VVC intra codec when the sweep has one)" if anchor else "") + ".\n"]
+             + ("" if chosen else " (the default: the VVC intra codec, else HEVC intra, else the first by name)") + ".\n"]
     parts.append(_dataset_section(df))
     parts.append(_codec_section(df))
     parts.append(_published_section(pubs, datasets))
@@ -276,6 +296,8 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
     if anchor is not None and len(sweep_codecs) + len(pubs) > 1 and not ok.empty:
         _, results = bd_matrix(ok, anchor, metrics, method=method, n_boot=n_boot, seed=seed, published=pubs)
         parts.append(_bd_section(results, anchor, method, n_boot, seed, fig_dir, names))
+    else:
+        parts.append("## BD-rate\n\nOne codec and no published curve: nothing to compare.\n")
     parts.append(_perception_section(df, fig_dir))
     exported = export_sweep(df, fig_dir / "compressai") if not ok.empty else []
     parts.append(_provenance_section(df, sweep_dir, method, n_boot, seed, exported))
@@ -382,6 +404,61 @@ def markdown_to_html(md: str, title: str = "report") -> str:
     flush()
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n")
+
+
+class ReportCallback:
+    """A Hydra callback that writes the report once per sweep folder after the jobs (the main job's
+    report).  Enable it in conf/config.yaml:
+
+        hydra:
+          callbacks:
+            report:
+              _target_: bench.report.ReportCallback
+
+    or per command: `bench ... '+hydra.callbacks.report._target_=bench.report.ReportCallback'`.
+    A failing report is one line on stderr; it never fails the sweep."""
+
+    def __init__(self, anchor: str | None = None, n_boot: int = 1000, published: Sequence[str] = (),
+                 metrics: Sequence[str] | None = None):
+        self.anchor, self.n_boot, self.published = anchor, n_boot, list(published)
+        self.metrics = list(metrics) if metrics else None
+        self.dirs: list[Path] = []
+
+    def on_job_end(self, config, job_return=None, **kwargs) -> None:
+        cfg = getattr(job_return, "cfg", None) or config
+        try:
+            d = Path(str(cfg.out_dir))
+        except Exception:  # noqa: BLE001 - a config without out_dir: nothing to report
+            return
+        if d not in self.dirs:
+            self.dirs.append(d)
+
+    def _write(self, config) -> None:
+        dirs = self.dirs
+        if not dirs:  # remote launchers run on_job_end elsewhere: fall back to the primary config's folder
+            try:
+                dirs = [Path(str(config.out_dir))]
+            except Exception:  # noqa: BLE001
+                return
+        for d in dirs:
+            if not (d / "rows").is_dir():
+                continue
+            try:
+                md = write_report(d, self.anchor, self.published, n_boot=self.n_boot, metrics=self.metrics)
+                print(f"[bench] report: {md} and {md.with_suffix('.html')}", flush=True)
+            except Exception as exc:  # noqa: BLE001 - the sweep's rows stand without the report
+                print(f"[bench] report not written for {d}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        self._write(config)
+
+    def on_run_end(self, config, **kwargs) -> None:
+        self._write(config)
+
+    # the rest of Hydra's callback interface
+    def on_run_start(self, config, **kwargs) -> None: ...
+    def on_multirun_start(self, config, **kwargs) -> None: ...
+    def on_job_start(self, config, **kwargs) -> None: ...
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -62,15 +62,21 @@ class RowStore:
     def path(self, key: str) -> Path:
         return self.rows_dir / f"{key}.json"
 
-    def done(self, key: str) -> bool:
-        """A finished row exists.  Failed rows do not count: a rerun tries them again."""
+    def read(self, key: str) -> dict | None:
+        """The stored row, or None when there is none (or it cannot be read)."""
         p = self.path(key)
         if not p.is_file():
-            return False
+            return None
         try:
-            return json.loads(p.read_text()).get("status") == "ok"
+            return json.loads(p.read_text())
         except (OSError, ValueError):
-            return False  # an unreadable row is recomputed
+            return None  # an unreadable row is recomputed
+
+    def done(self, key: str, required: Iterable[str] = ()) -> bool:
+        """A finished row exists and holds every `required` column (the chosen metrics).  Failed rows
+        do not count: a rerun tries them again; nor do rows lacking a requested metric."""
+        row = self.read(key)
+        return bool(row) and row.get("status") == "ok" and all(c in row for c in required)
 
     def write(self, row: dict) -> None:
         data = json.dumps({k: _json_safe(v) for k, v in row.items()}, indent=1, default=str)

@@ -26,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bench import __version__, codecs, metrics
-from bench.codecs.base import clock
+from bench.codecs.base import Encoded, Timing, clock
 from bench.datasets import ImageRef
 from bench.images import load_rgb
 from bench.provenance import git_revision, host, package_versions
@@ -54,6 +54,9 @@ class Unit:
     sweep_dir: str
     keep_bitstreams: bool
     static: dict  # provenance shared by every row of the job
+    metric_names: tuple = metrics.DEFAULT  # bench.metrics registry names (config `metrics`)
+    metric_device: str = "auto"  # torch metrics: auto | cpu | cuda
+    remeasure: bool = False  # a finished row lacks some metrics and kept its bitstream: decode it, add them
 
 
 def make_adapter(cfg: CodecConfig, threads: int = 1):
@@ -67,8 +70,14 @@ def codec_identity(cfg: CodecConfig, adapter) -> tuple[str, dict]:
 
 
 def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore, *, threads: int = 1,
-         metric_matrix: str = "bt709", keep_bitstreams: bool = True) -> tuple[list[Unit], int]:
-    """Units still to compute, and how many were already done (resumed)."""
+         metric_matrix: str = "bt709", keep_bitstreams: bool = True, metric_names=None,
+         metric_device: str = "auto") -> tuple[list[Unit], int]:
+    """Units still to compute, and how many were already done (resumed).
+
+    A row counts as done only when it holds every column of the chosen metrics; one that lacks some
+    is remeasured from its kept bitstream (decode + the missing metrics) or, without one, redone."""
+    names = metrics.resolve(metric_names)
+    required = metrics.columns(names)
     adapter = make_adapter(cfg, threads)
     adapter.check()
     chash, ident = codec_identity(cfg, adapter)
@@ -82,10 +91,11 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
     for image in images:
         for point in cfg.points:
             key = unit_key(image.sha256, chash, point)
-            if store.done(key):
+            if store.done(key, required):
                 done += 1
                 continue
-            todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, static))
+            todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, static,
+                             names, metric_device, _remeasurable(store, key)))
     return todo, done
 
 
@@ -100,10 +110,54 @@ def _cached_adapter(unit: "Unit"):
     return _ADAPTERS[key]
 
 
+def _remeasurable(store: RowStore, key: str) -> bool:
+    """An ok row whose bitstream is still on disk, with what its decoder needs (decode_meta)."""
+    row = store.read(key)
+    if not row or row.get("status") != "ok" or not row.get("bitstream") or "decode_meta" not in row:
+        return False
+    return (store.dir / row["bitstream"]).is_file()
+
+
+def _remeasure(unit: Unit, t0: float) -> dict:
+    """Decode the kept bitstream of a finished row again and add the metrics it lacks.  Raises when
+    that cannot be trusted (file changed, decoder gives other pixels): the caller redoes the unit."""
+    store = RowStore(unit.sweep_dir)
+    old = store.read(unit.key)
+    todo = metrics.missing(old, unit.metric_names)
+    path = Path(unit.sweep_dir) / old["bitstream"]
+    if path.stat().st_size != int(old["bytes"]):
+        raise RuntimeError(f"{path} has {path.stat().st_size} bytes, the row says {old['bytes']}")
+    adapter = _cached_adapter(unit)
+    rgb = load_rgb(unit.image.path)
+    enc = Encoded(path, old.get("encode_command", ""), Timing(), json.loads(old["decode_meta"]))
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        dec = adapter.decode(enc, Path(tmp))
+    if "psnr_rgb" in old:  # the same pixels as when the row was measured
+        before, now = float(old["psnr_rgb"]), metrics.psnr(rgb, dec.rgb)
+        if not (before == now or abs(before - now) <= 1e-9 * max(1.0, abs(before))):
+            raise RuntimeError(f"decoded picture differs from the measured one (PSNR-RGB {now} vs {before})")
+    with clock() as mc:
+        values = metrics.compute(rgb, dec.rgb, unit.metric_matrix, names=todo, device=unit.metric_device)
+    have = [n for n in str(old.get("metric_names") or "").split(",") if n]
+    row = {**old, **values, "metric_names": ",".join(have + [n for n in todo if n not in have])}
+    row["metrics_s"] = float(old.get("metrics_s") or 0.0) + mc.timing.wall
+    row["metrics_added"] = (f"{','.join(todo)} at {datetime.now(timezone.utc).isoformat(timespec='seconds')}, "
+                            "decoded again from the kept bitstream")
+    row["remeasure_s"] = time.perf_counter() - t0
+    store.write(row)
+    return row
+
+
 def run_unit(unit: Unit) -> dict:
     """Encode, decode (separately, from the file), measure; write the row.  Never raises:
     a failure becomes a row with status 'failed' and its reason."""
     t0 = time.perf_counter()
+    fallback = ""
+    if unit.remeasure:
+        try:
+            return _remeasure(unit, t0)
+        except Exception as exc:  # redo the whole unit instead, and say why
+            fallback = f"remeasure failed ({type(exc).__name__}: {exc}); unit redone".splitlines()[0]
     row: dict[str, Any] = {
         "key": unit.key, "status": "ok", "error": "", "dataset": unit.dataset, "image": unit.image.name,
         "image_sha256": unit.image.sha256, "codec": unit.codec.name, "point": unit.point, **unit.static,
@@ -118,7 +172,10 @@ def run_unit(unit: Unit) -> dict:
             nbytes = enc.path.stat().st_size
             dec = adapter.decode(enc, Path(tmp))
             with clock() as mc:
-                values = metrics.compute(rgb, dec.rgb, unit.metric_matrix)
+                values = metrics.compute(rgb, dec.rgb, unit.metric_matrix, names=unit.metric_names, device=unit.metric_device)
+            # what the decoder needs to run again on the kept file (files of this workdir do not survive it)
+            decode_meta = json.dumps({k: v for k, v in enc.meta.items() if not (isinstance(v, str) and v.startswith(tmp))},
+                                     sort_keys=True, default=str)
             bitstream = ""
             if unit.keep_bitstreams:
                 rel = Path("bitstreams") / unit.codec.name / unit.image.name / f"{unit.point}{enc.path.suffix}"
@@ -131,10 +188,13 @@ def run_unit(unit: Unit) -> dict:
             "encode_s": enc.timing.wall, "encode_cpu_s": enc.timing.cpu,
             "decode_s": dec.timing.wall, "decode_cpu_s": dec.timing.cpu, "metrics_s": mc.timing.wall,
             "encode_command": enc.command, "decode_command": dec.command, "bitstream": bitstream,
+            "decode_meta": decode_meta, "metric_names": ",".join(unit.metric_names),
             **enc.extra, **dec.extra,
         })
     except Exception as exc:  # one failed unit must not stop the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+    if fallback:
+        row["remeasure_note"] = fallback
     row["unit_s"] = time.perf_counter() - t0
     RowStore(unit.sweep_dir).write(row)
     return row

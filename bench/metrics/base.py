@@ -80,7 +80,7 @@ def to_tensor01(batch: np.ndarray, device: str):
     """uint8 (N, H, W, 3) -> float32 NCHW in [0, 1] on `device`."""
     import torch
 
-    t = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+    t = torch.from_numpy(np.array(batch, dtype=np.uint8, copy=True)).to(device)  # a copy: inputs may be read-only
     return t.permute(0, 3, 1, 2).float().div_(255.0)
 
 

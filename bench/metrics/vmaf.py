@@ -8,6 +8,8 @@
     independent libvmaf filters inside one ffmpeg process (one stream of N unrelated pictures would
     feed motion between them).
   - Pooled score = the frame's score (json log `frames[0].metrics.vmaf`).
+  - Pictures with a side under 17 px get NaN (libvmaf crashes on them), as MS-SSIM gives NaN below
+    its minimum size.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ SPECS = {
     ),
 }
 MODEL = "vmaf_v0.6.1"  # the libvmaf filter's default `model=version=vmaf_v0.6.1`
+MIN_SIDE = 17  # libvmaf (86da14d in ffmpeg 9.0.2) segfaults on a 16-px side; smaller pictures get NaN
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +48,7 @@ def _ffmpeg() -> tuple[str, str]:
         from bench.errors import BenchError
 
         raise BenchError(f"VMAF: {exe} has no libvmaf filter (imageio-ffmpeg==0.8.1's ffmpeg has it)")
-    return exe, ffmpeg_version()
+    return exe, ffmpeg_version().split(" Copyright")[0]
 
 
 def _threads() -> int:
@@ -61,6 +64,8 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     spec = ColourSpec("bt709", "limited", "444", 8)
     n, h, w = ref.shape[:3]
     raw = ["-f", "rawvideo", "-pix_fmt", "yuv444p", "-s", f"{w}x{h}", "-color_range", "tv", "-colorspace", "bt709"]
+    if min(h, w) < MIN_SIDE:
+        return {"vmaf": np.full(n, np.nan), "vmaf_impl": f"not measured: a side < {MIN_SIDE} px (libvmaf crashes at 16 px)"}
     threads = _threads()
     with tempfile.TemporaryDirectory(prefix="bench-vmaf-") as tmp:
         args, graph, maps = [exe, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"], [], []
