@@ -29,7 +29,8 @@ def codec_config(cfg: DictConfig) -> CodecConfig:
     points = tuple(OmegaConf.to_container(c.points)) if OmegaConf.is_list(c.points) else (c.points,)
     if not points:
         raise BenchError(f"codec {c.name}: no rate points (codec.points is empty)")
-    return CodecConfig(name=c.name, adapter=c.adapter, params=OmegaConf.to_container(c.params, resolve=True) or {}, points=points)
+    return CodecConfig(name=c.name, adapter=c.adapter, params=OmegaConf.to_container(c.params, resolve=True) or {}, points=points,
+                       label=str(c.get("label") or ""))
 
 
 def _metric_names(cfg: DictConfig) -> tuple[str, ...]:

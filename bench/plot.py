@@ -74,7 +74,11 @@ def rd_plot(df: pd.DataFrame, metric: str, out_stem: Path, *, per_image: bool = 
     for codec in names:
         g = summary[summary["codec"] == codec].sort_values("bpp")
         colour, marker = look[codec]
-        label = f"{codec} (n={int(g['n_images'].max())})" + (" - anchor" if codec == anchor else "")
+        name = codec
+        if "codec_label" in df:  # a config's `label` (e.g. "demo ... not the zoo") beats the bare name
+            labels = df.loc[df["codec"] == codec, "codec_label"].dropna()
+            name = str(labels.iloc[0]) if len(labels) else codec
+        label = f"{name} (n={int(g['n_images'].max())})" + (" - anchor" if codec == anchor else "")
         ax.plot(g["bpp"], g[metric], color=colour, marker=marker, ms=5.5, lw=2.2 if codec == anchor else 1.7,
                 label=label, zorder=3)
     for p in pubs:

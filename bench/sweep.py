@@ -39,6 +39,7 @@ class CodecConfig:
     adapter: str  # registry name, e.g. x265
     params: dict[str, Any] = field(default_factory=dict)
     points: tuple = ()
+    label: str = ""  # how plots and reports name it when the name alone would mislead (e.g. demo models)
 
 
 @dataclass
@@ -82,7 +83,7 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
     adapter.check()
     chash, ident = codec_identity(cfg, adapter)
     static = {
-        "adapter": cfg.adapter, "point_name": adapter.point_name, "codec_hash": chash,
+        "adapter": cfg.adapter, "codec_label": cfg.label or cfg.name, "point_name": adapter.point_name, "codec_hash": chash,
         "codec_params": json.dumps(adapter.params, sort_keys=True, default=str), "encoder": ident["encoder"],
         "threads": threads, "bench_version": __version__, "git_revision": git_revision(),
         "packages": json.dumps(package_versions(), sort_keys=True), **host(), **adapter.colour(),
