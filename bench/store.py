@@ -91,13 +91,19 @@ class RowStore:
                 continue
         return out
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, superseded: bool = False) -> pd.DataFrame:
+        """Every current row.  When a codec's configuration changed (new parameters, weights or
+        encoder version: a new codec_hash), its older rows stay on disk as a cache but are
+        superseded: per (dataset, image, codec, point) only the newest row is current.  Pass
+        superseded=True to get them all."""
         df = pd.DataFrame(self.rows())
         if df.empty:
             return df
         for col in list(METRICS) + ["bpp"]:
             if col in df:
                 df[col] = pd.to_numeric(df[col], errors="coerce")
+        if not superseded and "timestamp" in df:
+            df = df.sort_values("timestamp", kind="stable").drop_duplicates(KEY_COLUMNS, keep="last")
         return df.sort_values(["codec", "image", "point"], kind="stable").reset_index(drop=True)
 
     def write_tables(self) -> dict[str, Path]:

@@ -121,6 +121,8 @@ def train(cfg: DictConfig) -> Path:
         opt.zero_grad()
         aux_opt.zero_grad()
         res = criterion(model(x), x)
+        if not torch.isfinite(res["loss"]):
+            raise BenchError(f"loss became non-finite at step {step} (lr {lr}); resume from {state_path} with a lower lr")
         res["loss"].backward()
         if cfg.clip_grad:
             torch.nn.utils.clip_grad_norm_([named[n] for n in params], cfg.clip_grad)

@@ -138,3 +138,16 @@ def test_multirun_writes_one_table_and_a_plot(tmp_path):
     for r in runs:
         assert (r / ".hydra" / "config.yaml").is_file() and (r / "pip-freeze.txt").is_file()
         assert "git_revision" in json.loads((r / "provenance.json").read_text())
+
+
+def test_changed_codec_config_supersedes_old_rows(tmp_path):
+    photos = write_photos(tmp_path / "img")
+    run(compose(overrides(tmp_path, photos, "jpeg", ["codec.points=[50]"])))
+    time.sleep(1.1)  # timestamps have one-second resolution
+    run(compose(overrides(tmp_path, photos, "jpeg", ["codec.points=[50]", "codec.params.optimize=true"])))
+    from bench.store import RowStore
+
+    store = RowStore(tmp_path / "results/t")
+    assert len(store.frame(superseded=True)) == 4
+    df = pd.read_parquet(tmp_path / "results/t/results.parquet")
+    assert len(df) == 2 and df.codec_params.str.contains('"optimize": true').all()
