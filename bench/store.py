@@ -48,6 +48,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def _restore_non_finite(col: pd.Series) -> pd.Series:
+    """Rows store inf/nan as the strings "inf"/"nan" (JSON has no literal): a column of numbers and
+    such strings becomes float again; any other column is left alone."""
+    special = col.isin(["inf", "-inf", "nan"])
+    if not special.any():
+        return col
+    rest = col[~special & col.notna()]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rest):
+        return pd.to_numeric(col.replace({"inf": math.inf, "-inf": -math.inf, "nan": math.nan}), errors="coerce")
+    return col
+
+
 def _json_safe(value):
     if isinstance(value, float) and (math.isinf(value) or math.isnan(value)):
         return str(value)  # "inf" / "nan": JSON has no literal for them
@@ -99,6 +111,9 @@ class RowStore:
         df = pd.DataFrame(self.rows())
         if df.empty:
             return df
+        for col in df.columns:
+            if df[col].dtype == object:
+                df[col] = _restore_non_finite(df[col])
         for col in list(METRICS) + ["bpp"]:
             if col in df:
                 df[col] = pd.to_numeric(df[col], errors="coerce")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The CI regression check on bitrate: a small deterministic sweep (2 bundled photos; x265 4:4:4 and
-# JPEG, 2 rate points each) compared with the committed baseline in results/baselines/ci/.
+# The CI regression check on bitrate: a small deterministic sweep (2 bundled photos; x265 4:4:4,
+# JPEG and the demo learned codec, 2 rate points each) compared with the committed baseline in results/baselines/ci/.
 #
 #   scripts/ci_regression.sh              run the sweep and check it (exit 1 on a regression)
 #   scripts/ci_regression.sh --update     run the sweep and rewrite the baseline on purpose (commit it)
@@ -23,13 +23,8 @@ common=(dataset=ci sweep=ci "results_root=$OUT" plot=false workers=2 threads=1)
 "$BENCH" "${common[@]}" codec=x265_444_10bit 'codec.points=[27,37]'
 "$BENCH" "${common[@]}" codec=jpeg 'codec.points=[30,70]'
 
-# ---- LEARNED CODEC (demo checkpoint): not available yet --------------------------------------
-# conf/codec/demo_hyperprior.yaml reads codecs/demo/manifest.json, which does not exist yet. When the
-# demo checkpoint and its manifest are committed, uncomment (2 points, CPU: rANS bytes are exact):
-#   "$BENCH" "${common[@]}" codec=demo_hyperprior 'codec.points=[3,5]' codec.params.device=cpu
-# then rewrite the baseline once (scripts/ci_regression.sh --update) and commit results/baselines/ci/.
-# On a GPU the entropy coder is not bit-exact across devices: give it a bytes tolerance instead,
-#   set -- "$@" --bpp-tol demo_hyperprior=0.005
-# ----------------------------------------------------------------------------------------------
+# Learned codec: the demo checkpoints of codecs/demo/ on the CPU (rANS bytes are exact there; on a
+# GPU the entropy coder is not bit-exact across devices: give it --bpp-tol demo_hyperprior=0.005).
+"$BENCH" "${common[@]}" codec=demo_hyperprior 'codec.points=[3,5]' codec.params.device=cpu
 
 "$PY" -m bench.check "$OUT/ci" --baseline results/baselines/ci "$@"

@@ -147,3 +147,16 @@ def test_sweep_rows_carry_learned_columns(trained, tmp_path):
     assert (df.status == "ok").all(), df.error.tolist()
     assert df.decode_check.all() and (df.bytes == df.payload_bytes + df.header_bytes).all()
     assert {"bpp_estimated", "lambda", "device", "pad_mode"} <= set(df.columns)
+
+
+def test_trained_file_keeps_buffers_exact_and_parameters_small(trained):
+    """Float16 is for learned parameters only: buffers such as the 1e-9 likelihood bound underflow
+    in float16 (likelihood 0 = infinite bits), so they must stay as built."""
+    from bench.learned import build
+
+    state = torch.load(trained, weights_only=True)["state_dict"]
+    fresh = build("bmshj2018-hyperprior", 16, 24)
+    assert state["g_a.0.weight"].dtype == torch.float16
+    for k, v in fresh.state_dict().items():
+        if v.is_floating_point() and k not in dict(fresh.named_parameters()) and not k.endswith("scale_table"):
+            assert v.dtype == state[k].dtype and torch.equal(v, state[k]), k

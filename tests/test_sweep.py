@@ -151,3 +151,16 @@ def test_changed_codec_config_supersedes_old_rows(tmp_path):
     assert len(store.frame(superseded=True)) == 4
     df = pd.read_parquet(tmp_path / "results/t/results.parquet")
     assert len(df) == 2 and df.codec_params.str.contains('"optimize": true').all()
+
+
+def test_non_finite_values_survive_the_table(tmp_path):
+    from bench.store import RowStore
+
+    store = RowStore(tmp_path)
+    base = {"status": "ok", "dataset": "d", "image": "i", "codec": "c", "timestamp": "t", "bpp": 1.0}
+    store.write({**base, "key": "a", "point": 1, "bpp_estimated": float("inf"), "psnr_rgb": float("inf")})
+    store.write({**base, "key": "b", "point": 2, "bpp_estimated": 0.5, "psnr_rgb": 30.0})
+    paths = store.write_tables()
+    df = pd.read_parquet(paths["parquet"])
+    assert df.bpp_estimated.dtype == float and df.bpp_estimated.tolist() == [float("inf"), 0.5]
+    assert df.psnr_rgb.tolist() == [float("inf"), 30.0]

@@ -223,7 +223,8 @@ class CompressAIModel(Codec):
         model = self._model(point)
         device = next(model.parameters()).device
         h, w = rgb.shape[:2]
-        x = torch.from_numpy(np.array(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).to(device)
+        # contiguous NCHW, as ToTensor gives: a channels-last view takes other conv kernels (other bytes)
+        x = torch.from_numpy(np.array(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
         pad, unpad = self._padding(h, w)
         xp = F.pad(x, pad, mode=self.params["pad_mode"], **({"value": 0} if self.params["pad_mode"] == "constant" else {}))
         with torch.no_grad():
