@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from bench import datasets
-from bench.errors import BenchError
+from bench.errors import BenchError, exit_on_user_error
 from bench.plot import rd_plot
 from bench.provenance import git_revision, host, package_versions, pip_freeze
 from bench.store import RowStore, atomic_write_bytes
@@ -93,12 +93,9 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@exit_on_user_error
 def _hydra_main(cfg: DictConfig) -> dict:
-    try:
-        return run(cfg)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    return run(cfg)
 
 
 def main() -> None:

@@ -39,6 +39,19 @@ def axis_label(metric: str) -> str:
     return label
 
 
+def save_figure(fig, out_stem: Path) -> list[Path]:
+    """<out_stem>.png and .svg, then the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".svg")]
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, editable, searchable
+        for p in paths:
+            fig.savefig(p, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
 def styles(names: Sequence[str]) -> dict[str, tuple[str, str]]:
     """A stable (colour, marker) per name: the same codec looks the same in every plot of a report."""
     return {n: (COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]) for i, n in enumerate(names)}
@@ -98,13 +111,7 @@ def rd_plot(df: pd.DataFrame, metric: str, out_stem: Path, *, per_image: bool = 
     ax.grid(True, alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
-    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".svg")]
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, editable, searchable
-        for p in paths:
-            fig.savefig(p, bbox_inches="tight")
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_stem)
 
 
 def per_image_bd_plot(results: Sequence, out_stem: Path, names_order: Sequence[str] | None = None) -> list[Path]:
@@ -138,10 +145,4 @@ def per_image_bd_plot(results: Sequence, out_stem: Path, names_order: Sequence[s
                  f"{int(rs[0].ci_level * 100)} % bootstrap CI (whisker)", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".svg")]
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, editable, searchable
-        for p in paths:
-            fig.savefig(p, bbox_inches="tight")
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_stem)

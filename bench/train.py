@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from bench.cli import CONF_DIR
-from bench.errors import BenchError
+from bench.errors import BenchError, exit_on_user_error
 from bench.images import sha256_file
 from bench.learned import build, read_checkpoint
 from bench.store import atomic_write_bytes
@@ -180,12 +180,9 @@ def train(cfg: DictConfig) -> Path:
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+@exit_on_user_error
 def _main(cfg: DictConfig) -> None:
-    try:
-        train(cfg)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    train(cfg)
 
 
 def main() -> None:

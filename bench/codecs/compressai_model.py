@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.codecs.base import Codec, Decoded, Encoded, Timing, clock
+from bench.codecs.base import Codec, Decoded, Encoded, clock
 from bench.errors import BenchError, CodecUnavailable
-from bench.learned import AUTOREGRESSIVE, ZOO_LAMBDAS, load_checkpoint, load_zoo, zoo_file, zoo_qualities
+from bench.learned import AUTOREGRESSIVE, ZOO_LAMBDAS, load_checkpoint, load_zoo, zoo_qualities
 
 MAGIC = b"LIC1"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
