@@ -53,6 +53,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from bench.errors import exit_on_user_error
+
 REFERENCE = "psnr_rgb"
 # Compared by default when present: the perceptual metrics and MS-SSIM (through its dB form).
 DEFAULT_METRICS = ("ms_ssim_rgb_db", "lpips_alex", "lpips_vgg", "dists", "vmaf", "flip")
@@ -492,6 +494,7 @@ def render(res: dict, out_dir: Path, reference: str = REFERENCE) -> str:
     return "\n".join(L)
 
 
+@exit_on_user_error
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sweep_dir", type=Path)
@@ -500,10 +503,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from bench.store import RowStore
 
-    store = RowStore(args.sweep_dir)
-    if not store.rows_dir.is_dir():
-        print(f"error: {store.rows_dir} does not exist: not a sweep folder", file=sys.stderr)
-        return 2
+    store = RowStore(args.sweep_dir).require()
     df = store.frame()
     if df.empty:
         print(f"error: no rows in {store.rows_dir}", file=sys.stderr)

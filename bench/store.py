@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.metrics import METRICS
 
 KEY_COLUMNS = ["dataset", "image", "codec", "point"]
@@ -70,6 +71,12 @@ class RowStore:
     def __init__(self, sweep_dir: str | Path):
         self.dir = Path(sweep_dir)
         self.rows_dir = self.dir / "rows"
+
+    def require(self) -> "RowStore":
+        """This store, or one BenchError line when the folder holds no sweep (for the command tools)."""
+        if not self.rows_dir.is_dir():
+            raise BenchError(f"{self.rows_dir} does not exist: not a sweep folder")
+        return self
 
     def path(self, key: str) -> Path:
         return self.rows_dir / f"{key}.json"
