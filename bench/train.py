@@ -65,6 +65,58 @@ def batch_of_crops(images: list[np.ndarray], n: int, patch: int, rng: random.Ran
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def learning_rate(cfg, step: int) -> float:
+    """`cosine`: from `lr` down to `lr_min` over all steps (after `warmup` linear steps), the schedule
+    that converged here; `step`: `lr`, then `lr_final` for the last `lr_final_frac` of the steps."""
+    if cfg.get("lr_schedule", "step") == "cosine":
+        warm = int(cfg.get("warmup", 0) or 0)
+        if step < warm:
+            return cfg.lr * (step + 1) / warm
+        t = (step - warm) / max(1, cfg.steps - warm)
+        return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
+    return cfg.lr if step < int(cfg.steps * (1 - cfg.lr_final_frac)) else cfg.lr_final
+
+
+def validation_images(cfg) -> list[np.ndarray]:
+    """Held-out pictures (BSDS500 val/ by default, never Kodak), centre-cropped to a multiple of 64."""
+    if not cfg.get("val_glob") or not cfg.get("val_count"):
+        return []
+    try:
+        found = load_patches_source(cfg.data, cfg.val_glob, 64)[: int(cfg.val_count)]
+    except BenchError:
+        print(f"[train] no validation pictures match {cfg.val_glob!r} under {cfg.data}: no progress log", flush=True)
+        return []
+    out = []
+    for a in found:
+        h, w = (a.shape[0] // 64) * 64, (a.shape[1] // 64) * 64
+        y, x = (a.shape[0] - h) // 2, (a.shape[1] - w) // 2
+        out.append(np.ascontiguousarray(a[y:y + h, x:x + w]))
+    return out
+
+
+def validate(model, images: list[np.ndarray], device: str) -> dict:
+    """Mean likelihood bpp and PSNR-RGB of eval-mode forward() (quantised latents) on held-out pictures:
+    the progress curve; the real bytes are measured later by the adapter on Kodak."""
+    import torch
+
+    if not images:
+        return {}
+    was_training = model.training
+    model.eval()
+    bpps, psnrs = [], []
+    with torch.no_grad():
+        for a in images:
+            x = torch.from_numpy(a).permute(2, 0, 1)[None].float().div(255).to(device)
+            out = model(x)
+            n = x.shape[2] * x.shape[3]
+            bits = sum(torch.log(l).sum() / -math.log(2) for l in out["likelihoods"].values())
+            bpps.append(float(bits) / n)
+            mse = float(((out["x_hat"].clamp(0, 1) - x) ** 2).mean())
+            psnrs.append(-10 * math.log10(max(mse, 1e-10)))
+    model.train(was_training)
+    return {"val_bpp": float(np.mean(bpps)), "val_psnr": float(np.mean(psnrs))}
+
+
 def _save_torch(obj, path: Path) -> None:
     import torch
 
@@ -95,26 +147,30 @@ def train(cfg: DictConfig) -> Path:
     named = dict(model.named_parameters())
     opt = torch.optim.Adam([named[n] for n in sorted(params)], lr=cfg.lr)
     aux_opt = torch.optim.Adam([named[n] for n in sorted(aux)], lr=cfg.aux_lr)
-    step = 0
+    step, seconds_before = 0, 0.0
     if cfg.resume and state_path.is_file():
         st = torch.load(state_path, map_location=device, weights_only=False)  # our own file, written below
         model.load_state_dict(st["state_dict"])
         opt.load_state_dict(st["optimizer"])
         aux_opt.load_state_dict(st["aux_optimizer"])
         step = st["step"]
+        seconds_before = float(st.get("train_seconds", 0.0))
         rng.setstate(st["rng"])
         torch.set_rng_state(st["torch_rng"])
         print(f"[train] resumed {state_path} at step {step}")
     criterion = RateDistortionLoss(lmbda=cfg.lmbda, metric=cfg.metric)
     images = load_patches_source(cfg.data, cfg.data_glob, cfg.patch)
+    val_images = validation_images(cfg)
+    log_path = out.with_name(out.name + ".log.csv")
+    if not log_path.exists() or step == 0:
+        atomic_write_bytes(log_path, b"step,train_seconds,lr,train_loss,train_bpp,train_psnr,val_bpp,val_psnr\n")
     print(f"[train] {cfg.arch}(N={cfg.N}, M={cfg.M}) lambda={cfg.lmbda} {cfg.metric} on {len(images)} images, "
           f"{cfg.patch}px x {cfg.batch}, {cfg.steps} steps, {device}", flush=True)
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, unit="step", mininterval=1 if sys.stderr.isatty() else 30)
     started, ema, skipped = time.perf_counter(), None, 0
-    final_from = int(cfg.steps * (1 - cfg.lr_final_frac))
     while step < cfg.steps:
-        lr = cfg.lr if step < final_from else cfg.lr_final
+        lr = learning_rate(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
         x = batch_of_crops(images, cfg.batch, cfg.patch, rng).to(device)
@@ -142,9 +198,16 @@ def train(cfg: DictConfig) -> Path:
         psnr = -10 * math.log10(max(ema.get("mse_loss", 1e-10), 1e-10))
         bar.set_postfix(loss=f"{ema['loss']:.3f}", bpp=f"{ema['bpp_loss']:.3f}", psnr=f"{psnr:.2f}", aux=f"{float(aux_loss):.1f}")
         bar.update()
+        val_every = int(cfg.get("val_every", 0) or 0)
+        if val_every and (step % val_every == 0 or step == cfg.steps):
+            v = validate(model, val_images, device)
+            with open(log_path, "a") as f:
+                f.write(f"{step},{seconds_before + time.perf_counter() - started:.1f},{lr:.3g},{ema['loss']:.5f},{ema['bpp_loss']:.5f},"
+                        f"{psnr:.3f},{v.get('val_bpp', float('nan')):.5f},{v.get('val_psnr', float('nan')):.3f}\n")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             _save_torch({"state_dict": model.state_dict(), "optimizer": opt.state_dict(), "aux_optimizer": aux_opt.state_dict(),
-                         "step": step, "rng": rng.getstate(), "torch_rng": torch.get_rng_state()}, state_path)
+                         "step": step, "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+                         "train_seconds": seconds_before + time.perf_counter() - started}, state_path)
     bar.close()
     # The entropy bottleneck's quantiles (the aux loss) converge slower than the network; the CDF
     # tables are built from them, so settle them before writing (cheap: no image, no backward
@@ -165,7 +228,9 @@ def train(cfg: DictConfig) -> Path:
     meta = {"arch": cfg.arch, "N": int(cfg.N), "M": int(cfg.M), "metric": cfg.metric, "lmbda": float(cfg.lmbda),
             "steps": int(cfg.steps), "patch": int(cfg.patch), "batch": int(cfg.batch), "data": str(cfg.data),
             "data_glob": cfg.data_glob, "init_from": str(cfg.init_from or ""), "device": device,
-            "train_seconds_this_run": round(time.perf_counter() - started, 1), "final_aux_loss": round(float(model.aux_loss()), 3),
+            "lr_schedule": str(cfg.get("lr_schedule", "step")), "lr": float(cfg.lr),
+            "train_seconds": round(seconds_before + time.perf_counter() - started, 1),
+            "val": validate(model, val_images, device), "final_aux_loss": round(float(model.aux_loss()), 3),
             "skipped_nonfinite_batches_this_run": skipped,
             "final_ema": {k: round(v, 5) for k, v in (ema or {}).items()}}
     # Only the learned parameters go to float16.  Buffers keep their dtype: they hold constants far
