@@ -6,11 +6,10 @@
 #   scripts/ci_regression.sh --update     run the sweep and rewrite the baseline on purpose (commit it)
 #   CI_RESULTS=out scripts/ci_regression.sh   keep the sweep in out/ci (e.g. as a CI artifact)
 #
-# Any other arguments go to `python -m bench.check` (e.g. --all, --bpp-tol CODEC=0.005).
+# Any other arguments go to `bench check` (e.g. --all, --bpp-tol CODEC=0.005).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${BENCH:-.venv/bin/bench}
-PY=${PY:-.venv/bin/python}
 if [[ -n "${CI_RESULTS:-}" ]]; then
   OUT=$CI_RESULTS
 else
@@ -27,4 +26,4 @@ common=(dataset=ci sweep=ci "results_root=$OUT" plot=false workers=2 threads=1)
 # GPU the entropy coder is not bit-exact across devices: give it --bpp-tol demo_hyperprior=0.005).
 "$BENCH" "${common[@]}" codec=demo_hyperprior 'codec.points=[3,5]' codec.params.device=cpu
 
-"$PY" -m bench.check "$OUT/ci" --baseline results/baselines/ci "$@"
+"$BENCH" check "$OUT/ci" --baseline results/baselines/ci "$@"

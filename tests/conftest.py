@@ -36,7 +36,7 @@ def kodak_dir():
 
 @pytest.fixture
 def ffmpeg_with(request):
-    from bench.codecs.ffmpeg import has_encoder
+    from bench.core.ffmpeg import has_encoder
 
     def need(encoder: str):
         if not has_encoder(encoder):

@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.store import RowStore
+from bench.results.store import RowStore
+from bench.results.tables import write_tables
 
 W, H = 400, 300
 
@@ -58,5 +59,5 @@ def write_sweep(folder, df: pd.DataFrame):
     store = RowStore(folder)
     for r in df.to_dict("records"):
         store.write({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()})
-    store.write_tables()
+    write_tables(store)
     return folder

@@ -17,7 +17,7 @@ from bench import codecs
 from bench.codecs.avif import avif_signal
 from bench.codecs.jpeg2000 import cod_marker
 from bench.codecs.jpegxl import check_no_conversion
-from bench.errors import BenchError, CodecUnavailable
+from bench.core.errors import BenchError, CodecUnavailable
 from bench.metrics import psnr
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "codec"
@@ -174,7 +174,7 @@ def test_unknown_parameters_and_bad_values_are_refused():
 @pytest.mark.parametrize("conf", ["webp", "jpeg2000", "avif", "jpegxl", "hm_444_10bit", "vtm_420_10bit"])
 def test_codec_yaml_builds_its_adapter(conf):
     cfg = yaml.safe_load((CONF / f"{conf}.yaml").read_text())
-    assert cfg["name"] == conf and cfg["adapter"] in codecs.REGISTRY and cfg["points"]
+    assert cfg["name"] == conf and cfg["adapter"] in codecs.BUILTIN and cfg["points"]
     adapter = codecs.make(cfg["adapter"], **(cfg.get("params") or {}))
     assert set(adapter.colour()) >= {"colour_matrix", "colour_range", "colour_chroma", "colour_bit_depth"}
     assert adapter.point_name in {"quality", "ratio", "distance", "qp"}

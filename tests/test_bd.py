@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import bd as B
+from bench.analysis import bd as B
+from bench.cli.bd import main as bd_main
 from tests.conftest import REFERENCE
 from tests.rd_synth import rows, write_sweep
 
@@ -52,7 +53,7 @@ def test_compressai_published_bd_rates_against_vtm(test_file, expected):
 
 
 def test_compressai_files_through_published_and_matrix():
-    from bench.published import load
+    from bench.analysis.published import load
 
     if not (REFERENCE / "vtm.json").is_file():
         pytest.skip(f"CompressAI published results not found at {REFERENCE}")
@@ -197,10 +198,10 @@ def test_default_anchor_prefers_vvc():
 
 def test_cli_prints_matrix_points_and_writes_csv(tmp_path, capsys):
     sweep = write_sweep(tmp_path / "s", rows(n_images=3))
-    assert B.main([str(sweep), "--boot", "50", "--csv", str(tmp_path / "bd.csv")]) == 0
+    assert bd_main([str(sweep), "--boot", "50", "--csv", str(tmp_path / "bd.csv")]) == 0
     out = capsys.readouterr().out
     assert "against vvenc_420_10bit" in out and "RD points" in out and "psnr_rgb" in out and "ms_ssim_rgb_db" in out
     t = pd.read_csv(tmp_path / "bd.csv")
     assert {"codec", "metric", "bd_rate", "bd_rate_ci_low", "bd_rate_ci_high", "per_image_median"} <= set(t.columns)
-    assert B.main([str(sweep), "--anchor", "nope"]) == 2
+    assert bd_main([str(sweep), "--anchor", "nope"]) == 2
     assert "nope" in capsys.readouterr().err

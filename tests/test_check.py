@@ -8,7 +8,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from bench.check import COLUMNS, main
+from bench.analysis.regression import COLUMNS
+from bench.cli.check import main
 from tests.conftest import ROOT
 from tests.rd_synth import rows, write_sweep
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bench.colour import ColourSpec, _down2, _up2_axis, pad_even, planes_to_rgb, rgb_to_planes
+from bench.core.colour import ColourSpec, _down2, _up2_axis, pad_even, planes_to_rgb, rgb_to_planes
 
 
 def all_colours(chunks=8):

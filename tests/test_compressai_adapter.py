@@ -14,7 +14,7 @@ pytest.importorskip("compressai", reason="compressai is not installed (pip insta
 import torch  # noqa: E402
 
 from bench import codecs  # noqa: E402
-from bench.errors import BenchError  # noqa: E402
+from bench.core.errors import BenchError  # noqa: E402
 from tests.helpers import compose, write_photos  # noqa: E402
 
 
@@ -24,12 +24,12 @@ def trained(tmp_path_factory):
     from hydra import compose as hcompose
     from hydra import initialize_config_dir
 
-    from bench.cli import CONF_DIR
-    from bench.train import train
+    from bench.core.assets import conf_dir
+    from bench.training.train import train
 
     d = tmp_path_factory.mktemp("train")
     write_photos(d / "img", sizes=[(80, 96), (90, 100)])
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         cfg = hcompose("train", overrides=[f"data={d / 'img'}", "data_glob=*.png", "N=16", "M=24", "patch=64", "batch=2",
                                            "steps=3", "checkpoint_every=2", "threads=1", f"out={d / 'tiny.pth.tar'}"])
     return train(cfg)
@@ -62,7 +62,7 @@ def test_decode_check_flags_a_different_picture(trained, tmp_path, photo):
 
 
 def test_bitstream_is_self_describing(trained, tmp_path, photo):
-    from bench.codecs.compressai_model import unpack
+    from bench.codecs.learned.container import unpack
 
     a = adapter_for(trained)
     enc = a.encode(photo(67, 93), 1, tmp_path)
@@ -136,7 +136,7 @@ def test_zoo_lambda_recorded(tmp_path):
 
 
 def test_sweep_rows_carry_learned_columns(trained, tmp_path):
-    from bench.cli import run
+    from bench.cli.sweep import run
     import pandas as pd
 
     photos = write_photos(tmp_path / "img")
@@ -152,7 +152,7 @@ def test_sweep_rows_carry_learned_columns(trained, tmp_path):
 def test_trained_file_keeps_buffers_exact_and_parameters_small(trained):
     """Float16 is for learned parameters only: buffers such as the 1e-9 likelihood bound underflow
     in float16 (likelihood 0 = infinite bits), so they must stay as built."""
-    from bench.learned import build
+    from bench.codecs.learned.models import build
 
     state = torch.load(trained, weights_only=True)["state_dict"]
     fresh = build("bmshj2018-hyperprior", 16, 24)

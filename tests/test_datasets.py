@@ -3,8 +3,8 @@ import urllib.request
 import pytest
 from omegaconf import OmegaConf
 
-from bench import datasets
-from bench.errors import BenchError
+from bench.data import datasets
+from bench.core.errors import BenchError
 from tests.helpers import write_photos
 
 
@@ -30,7 +30,7 @@ def test_folder_glob_and_limit(tmp_path):
 
 def test_manifest_checks_every_file(tmp_path):
     write_photos(tmp_path / "img")
-    from bench.images import sha256_file
+    from bench.core.files import sha256_file
 
     good = sha256_file(tmp_path / "img" / "p0.png")
     (tmp_path / "m.csv").write_text(f"file,url,sha256,width,height\np0.png,,{good},96,64\np1.png,,{'0' * 64},97,65\n")

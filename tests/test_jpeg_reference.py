@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from bench import codecs, metrics
-from bench.cli import run
-from bench.images import load_rgb
+from bench.cli.sweep import run
+from bench.data.images import load_rgb
 from tests.conftest import REFERENCE
 from tests.helpers import compose
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import metrics
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from tests.conftest import natural_crop
 
 CALIB = Path(__file__).resolve().parents[2] / "shared" / "reference" / "iqa-calibration"

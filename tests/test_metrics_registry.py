@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from bench import metrics
-from bench.errors import BenchError
-from bench.cli import run
-from bench.store import RowStore
+from bench.core.errors import BenchError
+from bench.cli.sweep import run
+from bench.results.store import RowStore
 from tests.conftest import natural_crop
 from tests.helpers import ROOT, compose, write_photos
 
@@ -75,7 +75,7 @@ def test_unknown_metric_is_one_clear_error():
 
 
 def test_heavy_dependencies_load_only_when_their_metric_is_chosen():
-    code = ("import sys, numpy as np; from bench import metrics, store, sweep; "
+    code = ("import sys, numpy as np; from bench import metrics; from bench.results import store, tables; from bench.sweep import units; "
             "a = np.zeros((32, 32, 3), np.uint8); metrics.compute(a, a + 1, names=['psnr']); "
             "print(sorted(m for m in ('torch', 'lpips', 'DISTS_pytorch', 'flip_evaluator', 'torchvision') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -89,23 +89,24 @@ def test_heavy_dependencies_load_only_when_their_metric_is_chosen():
 def test_device_auto_is_cuda_only_when_present():
     import torch
 
-    from bench.metrics.base import resolve_device
+    from bench.core.device import resolve_device
 
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu") == "cpu"
-    with pytest.raises(ValueError):
+    with pytest.raises(BenchError, match="auto, cpu or cuda"):
         resolve_device("tpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA"):
+        with pytest.raises(BenchError, match="no CUDA"):
             resolve_device("cuda")
 
 
 def test_store_done_requires_the_chosen_metric_columns(tmp_path):
     store = RowStore(tmp_path)
-    store.write({"key": "k", "status": "ok", "psnr_rgb": 30.0})
+    base = {"dataset": "d", "image": "i", "codec": "c", "point": 1, "bytes": 10, "bpp": 0.5}
+    store.write({**base, "key": "k", "status": "ok", "psnr_rgb": 30.0})
     assert store.done("k") and store.done("k", ["psnr_rgb"])
     assert not store.done("k", ["psnr_rgb", "lpips_alex"])
-    store.write({"key": "f", "status": "failed", "psnr_rgb": 30.0})
+    store.write({**base, "key": "f", "status": "failed", "psnr_rgb": 30.0})
     assert not store.done("f", ["psnr_rgb"])
 
 
@@ -137,7 +138,7 @@ def test_a_new_metric_is_added_from_kept_bitstreams_without_encoding_again(tmp_p
     r = next(json.loads(p.read_text()) for p in rows_dir.glob("*.json"))
     from PIL import Image
 
-    from bench.images import load_rgb
+    from bench.data.images import load_rgb
 
     dec = np.asarray(Image.open(tmp_path / "results/t" / r["bitstream"]).convert("RGB"))
     ref = load_rgb(photos / f"{r['image']}.png")

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import perception
-from bench.store import RowStore
+from bench.analysis import perception
+from bench.report import perception as perception_report
+from bench.results.store import RowStore
 from tests.helpers import ROOT
 
 # PSNR orders the codecs A > B > C at every rate; LPIPS orders them C > B > A (a flip for every pair);
@@ -31,7 +32,7 @@ def synthetic(images=("i1", "i2", "i3"), flip_image_i3=False) -> pd.DataFrame:
                 if flip_image_i3 and img == "i3":
                     lp = 0.3 - 0.05 * t - 0.02 * OFFSET[codec]  # on this image LPIPS agrees with PSNR
                 rows.append({"key": f"{img}{codec}{p}", "status": "ok", "dataset": "syn", "image": img, "codec": codec,
-                             "point": p, "bpp": bpp * (1 + 0.05 * k),
+                             "point": p, "bpp": bpp * (1 + 0.05 * k), "bytes": round(bpp * (1 + 0.05 * k) * 1000),
                              "psnr_rgb": 30 + 4 * t + OFFSET[codec] + k,
                              "lpips_alex": lp - 0.01 * k,
                              "vmaf": 50 + 10 * t + 2 * OFFSET[codec] + k,
@@ -114,7 +115,7 @@ def test_images_missing_a_codec_are_left_out_of_every_mean():
 
 def test_markdown_section_and_command_write_figures_and_tables(tmp_path):
     df = synthetic()
-    md = perception.markdown_section(df, tmp_path, metrics=["lpips_alex", "dists", "vmaf"])
+    md = perception_report.markdown_section(df, tmp_path, metrics=["lpips_alex", "dists", "vmaf"])
     assert md.startswith("## Perception-distortion analysis")
     assert "Rank flips" in md and "| A | B | A |" in md and "lpips_alex" in md
     for stem in ("pd_scatter_lpips_alex", "pd_scatter_dists", "pd_rd_lpips_alex"):
@@ -125,11 +126,11 @@ def test_markdown_section_and_command_write_figures_and_tables(tmp_path):
     store = RowStore(sweep)
     for r in df.to_dict("records"):
         store.write(r)
-    proc = subprocess.run([sys.executable, "-m", "bench.perception", str(sweep)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "bench", "perception", str(sweep)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "5 rank flip(s) against psnr_rgb" in proc.stdout
     assert (sweep / "perception.md").read_text().startswith("## Perception-distortion analysis")
     flips = pd.read_csv(sweep / "perception_flips.csv")
     assert len(flips) == 5 and set(flips.metric) == {"lpips_alex", "dists"}
-    bad = subprocess.run([sys.executable, "-m", "bench.perception", str(tmp_path / "nope")], cwd=ROOT, capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "bench", "perception", str(tmp_path / "nope")], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "not a sweep folder" in bad.stderr

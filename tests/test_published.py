@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from bench import published as P
-from bench.store import summarize
+from bench.analysis import published as P
+from bench.core.errors import BenchError
+from bench.cli.published import main as published_main
+from bench.results.tables import summarize
 from tests.conftest import REFERENCE
 from tests.rd_synth import rows, write_sweep
 
@@ -39,7 +41,7 @@ def test_read_db_only_paper_file(tmp_path):
 def test_not_a_result_file(tmp_path):
     f = tmp_path / "bad.json"
     f.write_text('{"name": "x"}')
-    with pytest.raises(ValueError, match="not a CompressAI result file"):
+    with pytest.raises(BenchError, match="not a CompressAI result file"):
         P.load(f)
 
 
@@ -75,8 +77,8 @@ def test_export_round_trip(tmp_path):
 
 def test_export_cli_writes_one_file_per_codec(tmp_path, capsys):
     sweep = write_sweep(tmp_path / "s", rows(n_images=2))
-    assert P.main(["export", str(sweep)]) == 0
+    assert published_main(["export", str(sweep)]) == 0
     files = sorted(p.name for p in (sweep / "compressai").glob("*.json"))
     assert files == ["jpeg.json", "vvenc_420_10bit.json", "x265_444_10bit.json"]
-    assert P.main(["show", str(sweep / "compressai" / "jpeg.json")]) == 0
+    assert published_main(["show", str(sweep / "compressai" / "jpeg.json")]) == 0
     assert "psnr_rgb" in capsys.readouterr().out

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from bench import codecs
-from bench.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
-from bench.errors import CodecUnavailable
+from bench.core.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
+from bench.core.errors import CodecUnavailable
 
 FAKE_ENCODER = r'''#!{python}
 """FAKE {label} encoder for lic-bench's adapter tests: copies the .yuv into the bitstream. Not {label}."""
@@ -215,7 +215,10 @@ def test_explicit_params_win_over_environment(which, clean_env, tmp_path):
     adapter = codecs.make(which, encoder=str(root / "bin" / enc), decoder=str(root / "bin" / dec))
     adapter.check()
     version = adapter.version()
-    assert "99.0-fake" in version and "sha256:" in version and "decoder:" in version
+    assert "99.0-fake" in version and "decoder:" in version
+    files = adapter.files()  # their sha256 (not the version banner alone) identifies the configuration
+    assert files["encoder"] == str(root / "bin" / enc) and files["decoder"] == str(root / "bin" / dec)
+    assert files["cfg"].endswith(".cfg")
     assert adapter.colour()["colour_bit_depth"] == 10
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 
 import pytest
 
-from bench.plot import rd_plot
-from bench.report import markdown_to_html, write_report
+from bench.report.figures import rd_plot
+from bench.report import perception as perception_report
+from bench.report.markdown import markdown_to_html
+from bench.report.report import write_report
 from tests.rd_synth import rows, write_sweep
 
 
@@ -24,7 +25,7 @@ def published_file(tmp_path):
 
 
 def test_rd_plot_keeps_its_old_call_and_adds_overlays(tmp_path, published_file):
-    from bench.published import load
+    from bench.analysis.published import load
 
     df = rows(n_images=2)
     assert [p.suffix for p in rd_plot(df, "psnr_rgb", tmp_path / "a")] == [".png", ".svg"]
@@ -35,7 +36,7 @@ def test_rd_plot_keeps_its_old_call_and_adds_overlays(tmp_path, published_file):
 
 
 def test_write_report(tmp_path, published_file, monkeypatch):
-    monkeypatch.setitem(sys.modules, "bench.perception", None)  # as if the module did not exist
+    monkeypatch.setattr(perception_report, "markdown_section", lambda df, out_dir: "")  # no section
     sweep = write_sweep(tmp_path / "mysweep", rows(n_images=4))
     md_path = write_report(sweep, published=[published_file], n_boot=100)
     assert md_path == sweep / "report.md"
@@ -43,7 +44,7 @@ def test_write_report(tmp_path, published_file, monkeypatch):
     for section in ("# RD report: mysweep", "## Dataset", "## Codecs", "## Published references", "## RD curves",
                     "## BD-rate against `vvenc_420_10bit`", "## Provenance", "Per-image BD-rate", "RD points"):
         assert section in md, section
-    assert "Perception" not in md  # no bench.perception module: no section
+    assert "Perception" not in md  # the perception section returned nothing: no heading either
     assert "x265_444_10bit 1.0" in md  # encoder version in the codec table
     assert "RefCodec" in md and "95 % CI" in md
     for img in ("rd_psnr_rgb.png", "rd_psnr_rgb.svg", "rd_ms_ssim_rgb_db.png", "rd_psnr_rgb_per_image.png",
@@ -64,9 +65,7 @@ def test_report_anchor_option_and_perception_hook(tmp_path, monkeypatch):
         (out_dir / "rd_psnr_rgb.png").write_bytes(b"the hook's own figure")
         return "LPIPS vs PSNR: **hooked** ![pd](pd_scatter.png) [web](https://example.org/x)"
 
-    mod = types.ModuleType("bench.perception")
-    mod.markdown_section = markdown_section
-    monkeypatch.setitem(sys.modules, "bench.perception", mod)
+    monkeypatch.setattr(perception_report, "markdown_section", markdown_section)
     md = write_report(sweep, anchor="jpeg", n_boot=20, metrics=["psnr_rgb"]).read_text()
     assert "## BD-rate against `jpeg`" in md
     assert "## Perception-distortion" in md and "**hooked**" in md
@@ -77,9 +76,8 @@ def test_report_anchor_option_and_perception_hook(tmp_path, monkeypatch):
 
 
 def test_report_cli(tmp_path, capsys, monkeypatch):
-    from bench.report import main
+    from bench.cli.report import main
 
-    monkeypatch.setitem(sys.modules, "bench.perception", None)
     sweep = write_sweep(tmp_path / "s", rows(n_images=2))
     assert main([str(sweep), "--boot", "10", "--metrics", "psnr_rgb"]) == 0
     assert "report.md" in capsys.readouterr().out
@@ -97,9 +95,8 @@ def test_markdown_to_html_subset():
 def test_hydra_callback_writes_the_report_once_per_sweep_folder(tmp_path, monkeypatch, capsys):
     from types import SimpleNamespace
 
-    from bench.report import ReportCallback
+    from bench.cli.sweep import ReportCallback
 
-    monkeypatch.setitem(sys.modules, "bench.perception", None)
     sweep = write_sweep(tmp_path / "s", rows(n_images=2))
     cb = ReportCallback(n_boot=10, metrics=["psnr_rgb"])
     job = SimpleNamespace(cfg=SimpleNamespace(out_dir=str(sweep)))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.cli import run
+from bench.cli.sweep import run
 from tests.helpers import ROOT, bench_cli, compose, write_photos
 
 
@@ -145,22 +145,24 @@ def test_changed_codec_config_supersedes_old_rows(tmp_path):
     run(compose(overrides(tmp_path, photos, "jpeg", ["codec.points=[50]"])))
     time.sleep(1.1)  # timestamps have one-second resolution
     run(compose(overrides(tmp_path, photos, "jpeg", ["codec.points=[50]", "codec.params.optimize=true"])))
-    from bench.store import RowStore
+    from bench.results.store import RowStore
+    from bench.results.tables import frame
 
     store = RowStore(tmp_path / "results/t")
-    assert len(store.frame(superseded=True)) == 4
+    assert len(frame(store, superseded=True)) == 4
     df = pd.read_parquet(tmp_path / "results/t/results.parquet")
     assert len(df) == 2 and df.codec_params.str.contains('"optimize": true').all()
 
 
 def test_non_finite_values_survive_the_table(tmp_path):
-    from bench.store import RowStore
+    from bench.results.store import RowStore
+    from bench.results.tables import write_tables
 
     store = RowStore(tmp_path)
-    base = {"status": "ok", "dataset": "d", "image": "i", "codec": "c", "timestamp": "t", "bpp": 1.0}
+    base = {"status": "ok", "dataset": "d", "image": "i", "codec": "c", "timestamp": "t", "bpp": 1.0, "bytes": 100}
     store.write({**base, "key": "a", "point": 1, "bpp_estimated": float("inf"), "psnr_rgb": float("inf")})
     store.write({**base, "key": "b", "point": 2, "bpp_estimated": 0.5, "psnr_rgb": 30.0})
-    paths = store.write_tables()
+    paths = write_tables(store)
     df = pd.read_parquet(paths["parquet"])
     assert df.bpp_estimated.dtype == float and df.bpp_estimated.tolist() == [float("inf"), 0.5]
     assert df.psnr_rgb.tolist() == [float("inf"), 30.0]

@@ -63,7 +63,7 @@ def test_flip_is_zero_for_identical_and_grows_with_distortion(ladder):
 def test_flip_sees_colour_that_luma_metrics_miss():
     ref = natural_crop(128, 128)
     # swap the chroma of the picture while keeping BT.709 luma (nearly) unchanged: R<->B shift
-    from bench.colour import rgb_to_ycbcr_float
+    from bench.core.colour import rgb_to_ycbcr_float
 
     ycc = rgb_to_ycbcr_float(ref)
     swapped = ycc.copy()

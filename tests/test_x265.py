@@ -87,7 +87,7 @@ def test_odd_size_decodes_to_the_original_size(tmp_path, photo, chroma):
 
 
 def test_unknown_parameter_is_one_clear_error():
-    from bench.errors import BenchError
+    from bench.core.errors import BenchError
 
     with pytest.raises(BenchError, match=r"unknown parameter\(s\) \['qpp'\]"):
         codecs.make("x265", qpp=3)

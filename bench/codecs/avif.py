@@ -31,7 +31,7 @@ from PIL import Image
 
 from bench.codecs.base import Decoded, Encoded, clock
 from bench.codecs.pillow import PillowCodec
-from bench.errors import BenchError, CodecUnavailable
+from bench.core.errors import BenchError, CodecUnavailable
 
 SUBSAMPLING = {"4:4:4": ("444", (0, 0)), "4:2:2": ("422", (1, 0)), "4:2:0": ("420", (1, 1))}
 MATRIX_BT601 = 6  # ITU-T H.273 MatrixCoefficients: BT.601 (525/625)
@@ -66,6 +66,8 @@ def avif_signal(data: bytes) -> dict:
 
 class AVIF(PillowCodec):
     point_name = "quality"
+    point_type = int
+    point_range = (0, 100)
     revision = 1
     fmt = "AVIF"
     suffix = ".avif"

@@ -4,38 +4,26 @@ An adapter turns an 8-bit RGB picture into a bitstream *file* and that file back
 The harness counts the file's bytes (the rate), runs the decoder as its own step on that file, and
 computes every metric itself, so no adapter can report a rate or a distortion of its own.
 
-To add a codec: one module in this package with a `Codec` subclass, one entry in
-`bench.codecs.REGISTRY`, one YAML file in `conf/codec/`.
+To add a codec: one module with a `Codec` subclass (in this package, or in your own repository) and
+one YAML file (`conf/codec/` here, or your own config folder) whose `adapter:` names it: a registered
+name, an import path `package.module:Class`, or `path/to/file.py:Class`.  See `identity.py`, the
+smallest complete adapter, and README "Benchmark your own codec".
 """
 
 from __future__ import annotations
 
 import abc
 import os
-import resource
 import shlex
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.errors import BenchError
-
-
-@dataclass
-class Timing:
-    """Wall and CPU seconds of the codec work alone (the process, or the library call)."""
-
-    wall: float = 0.0
-    cpu: float = 0.0
-
-    def __iadd__(self, other: "Timing") -> "Timing":
-        self.wall += other.wall
-        self.cpu += other.cpu
-        return self
+from bench.core.errors import BenchError
+from bench.core.timing import Timing, clock  # noqa: F401  (part of the adapter API)
 
 
 @dataclass
@@ -56,29 +44,6 @@ class Decoded:
     command: str
     timing: Timing
     extra: dict[str, Any] = field(default_factory=dict)  # adapter-specific row columns (e.g. decode check)
-
-
-class _Clock:
-    """Times a block: wall clock, plus CPU of this process and of children that ended inside it."""
-
-    def __enter__(self):
-        self._w = time.perf_counter()
-        self._c = time.process_time()
-        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self._ch = ch.ru_utime + ch.ru_stime
-        return self
-
-    def __exit__(self, *exc):
-        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.timing = Timing(
-            wall=time.perf_counter() - self._w,
-            cpu=time.process_time() - self._c + (ch.ru_utime + ch.ru_stime - self._ch),
-        )
-        return False
-
-
-def clock() -> _Clock:
-    return _Clock()
 
 
 def run_process(cmd: list[str], stdin: bytes | None = None, what: str = "") -> tuple[bytes, str, Timing]:
@@ -103,12 +68,19 @@ class Codec(abc.ABC):
     """Base class of the adapters.
 
     Class attributes an adapter sets:
-      point_name  what a rate point is for this codec ("qp", "quality", "distance", ...)
-      revision    bump when the adapter's own code changes the bitstream: cached rows are redone
+      point_name   what a rate point is for this codec ("qp", "quality", "distance", ...)
+      point_type   int or float: a point of another type is refused before any unit runs
+      point_range  (low, high), inclusive; None = unbounded on that side
+      revision     bump when the adapter's own code changes the bitstream: cached rows are redone
+      path_params  parameters that name files (checkpoints, binaries, cfg): their *content* identifies
+                   the configuration through `files()`, so they are left out of the parameter hash
     """
 
     point_name: ClassVar[str] = "point"
+    point_type: ClassVar[type] = float
+    point_range: ClassVar[tuple] = (None, None)
     revision: ClassVar[int] = 1
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, threads: int = 1, **params: Any):
         self.threads = int(threads)
@@ -123,6 +95,42 @@ class Codec(abc.ABC):
     def defaults(cls) -> dict[str, Any]:
         """Every parameter the adapter accepts, with its default.  Unknown keys are an error."""
         return {}
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line for `bench ls`: the first line of the class (or module) docstring."""
+        import sys
+
+        doc = cls.__doc__ or getattr(sys.modules.get(cls.__module__), "__doc__", "") or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def check_point(self, point: Any) -> Any:
+        """The rate point as it will be coded, or BenchError when the codec cannot code it (checked for
+        every point before any unit runs: a point is never silently rounded or clipped)."""
+        lo, hi = self.point_range
+        name = f"{type(self).__name__} {self.point_name}"
+        if isinstance(point, bool) or not isinstance(point, (int, float)):
+            raise BenchError(f"{name} must be a number, not {point!r}")
+        if point != point or point in (float("inf"), float("-inf")):
+            raise BenchError(f"{name} must be finite, not {point!r}")
+        if self.point_type is int:
+            if float(point) != int(point):
+                raise BenchError(f"{name} must be an integer, not {point!r} (it would be coded as {int(point)})")
+            point = int(point)
+        if (lo is not None and point < lo) or (hi is not None and point > hi):
+            raise BenchError(f"{name} {point!r} is out of range [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]")
+        return point
+
+    def files(self, point: Any = None) -> dict[str, str]:
+        """Files whose content decides the bytes or pixels: {label: path}.  point=None: files shared by
+        every point (encoder and decoder binaries, cfg); a point: files of that point only (its
+        checkpoint).  The harness hashes them into the unit's identity, so a rebuilt binary or an
+        overwritten checkpoint recomputes exactly the rows it affects."""
+        return {}
+
+    def identity_params(self) -> dict[str, Any]:
+        """Parameters as they enter the configuration hash: all but the file locations (path_params)."""
+        return {k: v for k, v in self.params.items() if k not in self.path_params}
 
     @abc.abstractmethod
     def version(self) -> str:

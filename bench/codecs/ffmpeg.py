@@ -1,51 +1,15 @@
-"""The pinned ffmpeg (from the imageio-ffmpeg wheel) and raw-planes I/O shared by ffmpeg adapters.
-
-The wheel's static ffmpeg 9 has libx265, libvvenc, libjxl, libaom and the native HEVC/VVC decoders;
-Debian's ffmpeg has no VVC.  `BENCH_FFMPEG` points at another build when a user needs one.
-"""
+"""Raw-planes I/O shared by the ffmpeg adapters (x265, vvenc): our colour conversion in, the
+coded planes out, ffmpeg doing no conversion of its own.  The executable is `bench.core.ffmpeg`'s."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from bench.codecs.base import Decoded, Timing, join, run_process
-from bench.colour import ColourSpec, bytes_to_planes, pad_even, planes_to_bytes, planes_to_rgb, rgb_to_planes
-from bench.errors import CodecUnavailable
-
-
-@lru_cache(maxsize=1)
-def ffmpeg_exe() -> str:
-    exe = os.environ.get("BENCH_FFMPEG")
-    if exe:
-        return exe
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        raise CodecUnavailable("ffmpeg: the imageio-ffmpeg package is not installed (pip install imageio-ffmpeg==0.8.1)") from None
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-@lru_cache(maxsize=1)
-def ffmpeg_version() -> str:
-    """First line of `ffmpeg -version`, recorded with every result."""
-    out = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True, check=False).stdout
-    return out.splitlines()[0] if out else "unknown"
-
-
-@lru_cache(maxsize=None)
-def has_encoder(name: str) -> bool:
-    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
-    return any(line.split()[1:2] == [name] for line in out.splitlines() if line.strip())
-
-
-def require_encoder(name: str, codec: str) -> None:
-    if not has_encoder(name):
-        raise CodecUnavailable(f"{codec}: {ffmpeg_exe()} has no {name} encoder; install imageio-ffmpeg==0.8.1 or set BENCH_FFMPEG")
+from bench.codecs.base import Decoded, join, run_process
+from bench.core.colour import ColourSpec, bytes_to_planes, pad_even, planes_to_bytes, planes_to_rgb, rgb_to_planes
+from bench.core.ffmpeg import ffmpeg_exe, ffmpeg_version, has_encoder, require_encoder
 
 
 PIX_FMT = {("444", 10): "yuv444p10le", ("420", 10): "yuv420p10le", ("444", 8): "yuv444p", ("420", 8): "yuv420p"}
@@ -94,4 +58,4 @@ def decode_raw(path: Path, spec: ColourSpec, coded_w: int, coded_h: int, width: 
     return Decoded(rgb=np.ascontiguousarray(rgb), command=join(cmd), timing=timing)
 
 
-__all__ = ["ffmpeg_exe", "ffmpeg_version", "require_encoder", "raw_input_args", "rgb_to_raw", "decode_raw", "Timing"]
+__all__ = ["ffmpeg_exe", "ffmpeg_version", "has_encoder", "require_encoder", "raw_input_args", "rgb_to_raw", "decode_raw"]

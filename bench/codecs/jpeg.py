@@ -11,6 +11,8 @@ from bench.codecs.pillow import PillowCodec
 
 class JPEG(PillowCodec):
     point_name = "quality"
+    point_type = int
+    point_range = (1, 100)  # libjpeg codes 0 as 1: refused, not relabelled
     revision = 1
     fmt = "JPEG"
     suffix = ".jpg"

@@ -43,6 +43,8 @@ def cod_marker(data: bytes) -> dict:
 
 class JPEG2000(PillowCodec):
     point_name = "ratio"
+    point_type = float
+    point_range = (1, None)  # OpenJPEG compression ratio (1 = no rate limit)
     revision = 1
     fmt = "JPEG2000"
     feature = "jpg_2000"

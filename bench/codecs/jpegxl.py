@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.codecs.base import Codec, Decoded, Encoded, join, run_process
-from bench.codecs.ffmpeg import ffmpeg_exe, ffmpeg_version, require_encoder
-from bench.errors import BenchError, CodecUnavailable
+from bench.core.ffmpeg import ffmpeg_exe, ffmpeg_version, require_encoder
+from bench.core.errors import BenchError, CodecUnavailable
 
 SRGB_TAGS = ["-color_range", "pc", "-colorspace", "rgb", "-color_primaries", "bt709", "-color_trc", "iec61966-2-1"]
 
@@ -52,6 +52,8 @@ def check_no_conversion(log: str, stream: str, what: str) -> None:
 
 class JPEGXL(Codec):
     point_name = "distance"
+    point_type = float
+    point_range = (0, 25)  # libjxl Butteraugli distance
     revision = 1
 
     @classmethod

@@ -15,7 +15,7 @@ import PIL
 from PIL import Image, features
 
 from bench.codecs.base import Codec, Decoded, Encoded, clock
-from bench.errors import CodecUnavailable
+from bench.core.errors import CodecUnavailable
 
 
 class PillowCodec(Codec):

@@ -36,7 +36,6 @@ Why it is built this way:
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -48,11 +47,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.codecs.base import Codec, Decoded, Encoded, join, run_process
-from bench.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
-from bench.errors import BenchError, CodecUnavailable
+from bench.core.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
+from bench.core.assets import codecs_dir
+from bench.core.errors import BenchError, CodecUnavailable
 
-CFG_ROOT = Path(__file__).resolve().parents[2] / "codecs"
-README = "codecs/README.md"
+
+
+def _readme() -> Path:
+    """How to build HM/VTM and point at them (shipped with the package)."""
+    return codecs_dir() / "README.md"
 
 
 @lru_cache(maxsize=None)
@@ -69,13 +72,12 @@ def _banner(exe: str, mtime: float) -> str:
     return lines[0] if lines else "unknown version"
 
 
-def _file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
 class ReferenceSoftware(Codec):
     point_name = "qp"
+    point_type = int
+    max_qp: ClassVar[int] = 51
     revision = 1
+    path_params = ("encoder", "decoder", "cfg")
 
     label: ClassVar[str] = ""
     env: ClassVar[str] = ""  # prefix of the environment variables, e.g. BENCH_HM
@@ -122,7 +124,7 @@ class ReferenceSoftware(Codec):
             value = os.path.expanduser(str(value))
             exe = value if os.sep in value else shutil.which(value)
             if not exe or not os.path.isfile(exe) or not os.access(exe, os.X_OK):
-                raise CodecUnavailable(f"{self.label}: {which} {value!r} (from {source}) is not an executable file; see {README}")
+                raise CodecUnavailable(f"{self.label}: {which} {value!r} (from {source}) is not an executable file; see {_readme()}")
             return exe
         folder = os.environ.get(f"{self.env}_DIR")
         if folder:
@@ -133,14 +135,14 @@ class ReferenceSoftware(Codec):
                     if cand.is_file() and os.access(cand, os.X_OK):
                         return str(cand)
             raise CodecUnavailable(f"{self.label}: no {' or '.join(names)} under {self.env}_DIR={folder} "
-                                   f"(looked in it, bin/ and bin/umake/*/*/release/); see {README}")
+                                   f"(looked in it, bin/ and bin/umake/*/*/release/); see {_readme()}")
         raise CodecUnavailable(
             f"{self.label}: {which} not configured; set {self.env}_DIR to your built {self.label} checkout "
             f"(or {self.env}_ENCODER and {self.env}_DECODER, or codec.params.encoder=... codec.params.decoder=...); "
-            f"how to build it: {README}")
+            f"how to build it: {_readme()}")
 
     def cfg_path(self) -> Path:
-        cfg = Path(os.path.expanduser(str(self.params["cfg"]))) if self.params["cfg"] else CFG_ROOT / self.cfg_name
+        cfg = Path(os.path.expanduser(str(self.params["cfg"]))) if self.params["cfg"] else codecs_dir() / self.cfg_name
         if not cfg.is_file():
             raise CodecUnavailable(f"{self.label}: config file {cfg} not found")
         return cfg
@@ -152,8 +154,21 @@ class ReferenceSoftware(Codec):
 
     def version(self) -> str:
         enc, dec, cfg = self._resolve("encoder"), self._resolve("decoder"), self.cfg_path()
-        return (f"{_banner(enc, os.path.getmtime(enc))} | decoder: {_banner(dec, os.path.getmtime(dec))} | "
-                f"cfg {cfg.name} sha256:{_file_sha(cfg)}")
+        return f"{_banner(enc, os.path.getmtime(enc))} | decoder: {_banner(dec, os.path.getmtime(dec))} | cfg {cfg.name}"
+
+    def files(self, point=None) -> dict[str, str]:
+        """The binaries and the cfg: a rebuild under the same version banner, or an edited cfg, is a new
+        configuration (their sha256 enters the identity)."""
+        if point is not None:
+            return {}
+        return {"encoder": self._resolve("encoder"), "decoder": self._resolve("decoder"), "cfg": str(self.cfg_path())}
+
+    def check_point(self, point):
+        point = super().check_point(point)
+        lo = -6 * (int(self.spec.bit_depth) - 8)  # -QpBdOffset
+        if not lo <= point <= self.max_qp:
+            raise BenchError(f"{self.label} QP {point} is out of range [{lo}, {self.max_qp}] at {self.spec.bit_depth} bits")
+        return point
 
     def colour(self):
         return self.spec.record()
@@ -288,4 +303,5 @@ class VTM(ReferenceSoftware):
     decoder_names = ("DecoderAppStatic", "DecoderApp")
     cfg_name = "vtm/encoder_intra_vtm.cfg"
     suffix = ".266"
+    max_qp = 63
     default_chroma = "420"

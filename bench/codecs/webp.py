@@ -24,6 +24,8 @@ from bench.codecs.pillow import PillowCodec
 
 class WebP(PillowCodec):
     point_name = "quality"
+    point_type = int
+    point_range = (0, 100)
     revision = 1
     fmt = "WEBP"
     suffix = ".webp"

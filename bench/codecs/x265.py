@@ -18,11 +18,13 @@ import numpy as np
 
 from bench.codecs.base import Codec, Decoded, Encoded, join, run_process
 from bench.codecs.ffmpeg import decode_raw, ffmpeg_exe, ffmpeg_version, raw_input_args, require_encoder, rgb_to_raw
-from bench.colour import ColourSpec
+from bench.core.colour import ColourSpec
 
 
 class X265(Codec):
     point_name = "qp"
+    point_type = int
+    point_range = (0, 51)  # x265 --qp
     revision = 1
 
     @classmethod

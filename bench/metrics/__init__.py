@@ -12,14 +12,17 @@ Choose them with Hydra, `metrics=[psnr,ms_ssim,lpips,dists,vmaf,flip]` (default 
 | vmaf        | vmaf (libvmaf vmaf_v0.6.1)                  | higher | vmaf.py       |
 | flip        | flip (NVIDIA FLIP, LDR)                     | lower  | flip.py       |
 
-`METRICS` maps every numeric column to its declaration (direction, unit, value range, input range,
-colour space, dB form, kind, label, and the metric name).  Deep metrics also write a record column
-`<column>_impl` (package versions, weights and their source) and `metric_device`.
+Every numeric column is declared once, in its module's `SPECS` (direction, unit, value range, input
+range, colour space, dB form, kind, label), and read from here by the store, the plots, BD, the
+perception analysis, the report and the CI check: `METRICS[column]`, `label(column)`,
+`bd_column(column)`, `PRIMARY`.  Deep metrics also write a record column `<column>_impl` (package
+versions, weights and their source) and `metric_device`.
 
-Adding a metric is one module here with `SPECS = {name: base.Metric(...)}` and
-`compute_batch(ref, dec, *, matrix, device, **options) -> dict`, plus one line in `REGISTRY`.  Module
-top levels import only numpy: heavy dependencies (torch, lpips, DISTS_pytorch, flip_evaluator) load
-inside compute_batch, only when the metric is chosen.
+Your own metric: a module with `SPECS = {name: Metric(...)}` and
+`compute_batch(ref, dec, *, matrix, device, **options) -> dict`, named in `metrics=[...]` as
+`package.module:name` or `path/to/file.py:name`, or registered by an installed package under the
+entry-point group `lic_bench.metrics` (`name = "package.module"`).  Module top levels import only
+numpy: heavy dependencies load inside compute_batch, only when the metric is chosen.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from typing import Iterable
 
 import numpy as np
 
-from bench.errors import BenchError
-from bench.metrics.base import Metric, as_batch
-from bench.metrics.ms_ssim import ms_ssim_rgb, ms_ssim_win, to_db  # noqa: F401  (public names)
+from bench.core.errors import BenchError
+from bench.core.plugins import is_target, load_module, suggestion
+from bench.metrics.base import Metric, as_batch, column  # noqa: F401  (public names)
+from bench.metrics.ms_ssim import ms_ssim_rgb, ms_ssim_win, to_db  # noqa: F401
 from bench.metrics.psnr import psnr, psnr_ycbcr  # noqa: F401
 
 # metric name (as in `metrics=[...]`) -> module declaring it in SPECS
@@ -44,15 +48,60 @@ REGISTRY = {
     "vmaf": "bench.metrics.vmaf",
     "flip": "bench.metrics.flip",
 }
-DEFAULT = ("psnr", "ms_ssim")
+ENTRY_POINT_GROUP = "lic_bench.metrics"
+DEFAULT = ("psnr", "ms_ssim")  # what a sweep measures unless `metrics=[...]` says otherwise
+_SPECS: dict[str, Metric] = {}
+
+
+def _entry_points() -> dict[str, str]:
+    from importlib import metadata
+
+    try:
+        return {ep.name: ep.value for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name not in REGISTRY}
+    except Exception:  # a broken distribution's metadata must not stop the harness
+        return {}
+
+
+def known() -> list[str]:
+    return list(REGISTRY) + sorted(_entry_points())
+
+
+def _load_spec(name: str) -> Metric:
+    if name in REGISTRY:
+        module, key = REGISTRY[name], name
+    elif is_target(name):
+        module, _, key = name.rpartition(":")
+    else:
+        eps = _entry_points()
+        if name not in eps:
+            raise BenchError(f"unknown metric {name!r}{suggestion(name, known())} known: {', '.join(known())}; "
+                             "or give your metric as 'package.module:name' / 'path/to/file.py:name'")
+        module, _, key = eps[name].partition(":")
+        key = key or name
+    mod = load_module(module, "metric") if module not in REGISTRY.values() else importlib.import_module(module)
+    specs = getattr(mod, "SPECS", None)
+    if not isinstance(specs, dict) or key not in specs or not isinstance(specs[key], Metric):
+        raise BenchError(f"metric {name!r}: {module} has no SPECS[{key!r}] = bench.metrics.Metric(...)")
+    if not callable(getattr(mod, "compute_batch", None)):
+        raise BenchError(f"metric {name!r}: {module} has no compute_batch(ref, dec, *, matrix, device, **options)")
+    s = specs[key]
+    if s.module != mod.__name__:  # the module that computes it is the one that declares it
+        s = Metric(s.name, mod.__name__, s.columns, s.options, s.uses_torch, s.description)
+    return s
 
 
 def spec(name: str) -> Metric:
-    try:
-        module = REGISTRY[name]
-    except KeyError:
-        raise BenchError(f"unknown metric {name!r}; known: {', '.join(REGISTRY)}") from None
-    return importlib.import_module(module).SPECS[name]
+    """The declaration of a metric by name (built in, entry point, or import path); its columns are
+    added to METRICS on first use, so every later stage reads their direction and unit."""
+    if name not in _SPECS:
+        s = _load_spec(name)
+        clash = [c for c in s.columns if c in METRICS and METRICS[c]["metric"] != name]
+        if clash:
+            raise BenchError(f"metric {name!r} declares column(s) {clash} that metric {METRICS[clash[0]]['metric']!r} already writes")
+        _SPECS[name] = s
+        for col, info in s.columns.items():
+            METRICS[col] = {**info, "metric": name}
+    return _SPECS[name]
 
 
 def resolve(names: Iterable[str] | None) -> tuple[str, ...]:
@@ -63,11 +112,11 @@ def resolve(names: Iterable[str] | None) -> tuple[str, ...]:
         names = [n.strip() for n in names.strip("[]").split(",") if n.strip()]
     out = []
     for n in names:
-        spec(n)
+        spec(str(n))
         if n not in out:
-            out.append(n)
+            out.append(str(n))
     if not out:
-        raise BenchError("metrics is empty: choose at least one of " + ", ".join(REGISTRY))
+        raise BenchError("metrics is empty: choose at least one of " + ", ".join(known()))
     return tuple(out)
 
 
@@ -81,8 +130,66 @@ def missing(row: dict, names: Iterable[str] | None = None) -> tuple[str, ...]:
     return tuple(n for n in resolve(names) if any(c not in row for c in spec(n).columns))
 
 
-# Every numeric column with its declaration; the store, plots and analyses read direction/unit here.
-METRICS: dict[str, dict] = {col: {**info, "metric": name} for name in REGISTRY for col, info in spec(name).columns.items()}
+def register_from_rows(metric_names: Iterable[str]) -> list[str]:
+    """Declare the metrics a results table was measured with (its `metric_names` cells), so their
+    columns get direction and unit in analyses; a plugin that cannot be imported here is skipped and
+    named in the returned list."""
+    skipped = []
+    for cell in metric_names:
+        for n in str(cell or "").split(","):
+            n = n.strip()
+            if n and n not in _SPECS:
+                try:
+                    spec(n)
+                except BenchError:
+                    skipped.append(n)
+    return sorted(set(skipped))
+
+
+# Every numeric column with its declaration; plugin metrics are added by spec() when first used.
+METRICS: dict[str, dict] = {}
+for _name in REGISTRY:
+    spec(_name)
+
+# The two columns every stage shows first: RD plots by default, per-image plots and tables in the
+# report, the CI regression check, the perception analysis's reference (the first).
+PRIMARY = tuple(c for c, i in METRICS.items() if i.get("primary"))
+REFERENCE = PRIMARY[0]
+
+
+def info(col: str) -> dict:
+    """The declaration of a column; KeyError for an undeclared one (its direction would be a guess)."""
+    if col in METRICS:
+        return dict(METRICS[col])
+    raise KeyError(f"metric column {col!r} is not declared (known: {', '.join(METRICS)}); its direction is unknown")
+
+
+def higher_is_better(col: str) -> bool:
+    return bool(info(col)["higher_is_better"])
+
+
+def label(col: str, unit: bool = True) -> str:
+    """Axis label ('PSNR-RGB [dB]'); unit=False gives the bare name ('PSNR-RGB')."""
+    text = str(METRICS.get(col, {}).get("label") or col)
+    return text if unit else text.split(" [")[0]
+
+
+def bd_column(col: str) -> str:
+    """The column a BD (or any curve comparison) uses: the declared dB form when there is one
+    (MS-SSIM saturates near 1: it is compared as -10 log10(1 - x))."""
+    return METRICS.get(col, {}).get("db") or col
+
+
+def compared_columns() -> list[str]:
+    """Columns other than the distortion family that the perception analysis compares with the
+    reference by default: structural and perceptual ones, dB forms replacing raw values."""
+    out = []
+    for c, i in METRICS.items():
+        if i.get("kind") in ("structural", "perceptual"):
+            c = bd_column(c)
+            if c not in out:
+                out.append(c)
+    return out
 
 
 def compute_batch(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iterable[str] | None = None,
@@ -122,5 +229,7 @@ def compute(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iter
     return {k: _scalar(v) for k, v in compute_batch(ref, dec, matrix, names, device, **options).items()}
 
 
-__all__ = ["METRICS", "REGISTRY", "DEFAULT", "Metric", "compute", "compute_batch", "columns", "missing", "resolve",
-           "spec", "psnr", "psnr_ycbcr", "ms_ssim_rgb", "ms_ssim_win", "to_db"]
+__all__ = ["METRICS", "REGISTRY", "DEFAULT", "PRIMARY", "REFERENCE", "ENTRY_POINT_GROUP", "Metric", "column", "compute",
+           "compute_batch", "columns", "missing", "resolve", "spec", "known", "info", "label", "higher_is_better",
+           "bd_column", "compared_columns", "register_from_rows", "psnr", "psnr_ycbcr", "ms_ssim_rgb", "ms_ssim_win",
+           "to_db"]

@@ -62,20 +62,6 @@ def as_batch(x: np.ndarray) -> np.ndarray:
     return a
 
 
-def resolve_device(device: str | None = "auto") -> str:
-    """auto -> cuda when torch sees a GPU, else cpu.  An explicit cuda without a GPU is an error."""
-    import torch
-
-    d = (device or "auto").lower()
-    if d == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if d.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"metric_device={device} but torch sees no CUDA device")
-    if d != "cpu" and not d.startswith("cuda"):
-        raise ValueError(f"metric_device must be auto, cpu or cuda, not {device!r}")
-    return d
-
-
 def to_tensor01(batch: np.ndarray, device: str):
     """uint8 (N, H, W, 3) -> float32 NCHW in [0, 1] on `device`."""
     import torch

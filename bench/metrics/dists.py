@@ -19,7 +19,8 @@ import threading
 
 import numpy as np
 
-from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, resolve_device, to_tensor01
+from bench.core.device import resolve_device
+from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, to_tensor01
 
 SPECS = {
     "dists": Metric(
@@ -41,7 +42,7 @@ def _alpha_beta():
 
     import torch
 
-    from bench.errors import BenchError
+    from bench.core.errors import BenchError
 
     try:
         dist = metadata.distribution("DISTS-pytorch")

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, resolve_device, to_tensor01
+from bench.core.device import resolve_device
+from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, to_tensor01
 
 
 def _col(net: str) -> dict:

@@ -24,7 +24,7 @@ SPECS = {
                                   db="ms_ssim_rgb_db", kind="structural", label="MS-SSIM (RGB)"),
             "ms_ssim_rgb_db": column(higher_is_better=True, unit="dB", value_range=(0.0, None),
                                      input_range="float [0, 255], data_range=255", colour_space="RGB",
-                                     kind="structural", label="MS-SSIM-RGB [dB]", db_of="ms_ssim_rgb"),
+                                     kind="structural", label="MS-SSIM-RGB [dB]", db_of="ms_ssim_rgb", primary=True),
         },
         uses_torch=True,
         description="pytorch-msssim, 5 scales, window 11 (smaller for short side <= 160 px)",
@@ -72,7 +72,7 @@ def ms_ssim_rgb(ref: np.ndarray, dec: np.ndarray) -> tuple[float, int]:
 
 
 def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", device: str = "auto", **_) -> dict:
-    from bench.metrics.base import resolve_device
+    from bench.core.device import resolve_device
 
     ref, dec = as_batch(ref), as_batch(dec)
     values, win = _values(ref, dec, resolve_device(device))

@@ -20,7 +20,7 @@ SPECS = {
     "psnr": Metric(
         "psnr", __name__,
         {
-            "psnr_rgb": column(**_DB, colour_space="RGB", label="PSNR-RGB [dB]"),
+            "psnr_rgb": column(**_DB, colour_space="RGB", label="PSNR-RGB [dB]", primary=True),
             "psnr_y": column(**_DB, colour_space="Y' of metric_matrix", label="PSNR-Y [dB]"),
             "psnr_u": column(**_DB, colour_space="Cb of metric_matrix", label="PSNR-U [dB]"),
             "psnr_v": column(**_DB, colour_space="Cr of metric_matrix", label="PSNR-V [dB]"),
@@ -41,7 +41,7 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
 
 
 def psnr_ycbcr(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709") -> dict[str, float]:
-    from bench.colour import rgb_to_ycbcr_float
+    from bench.core.colour import rgb_to_ycbcr_float
 
     r = rgb_to_ycbcr_float(ref, matrix)
     d = rgb_to_ycbcr_float(dec, matrix)

@@ -40,12 +40,12 @@ MIN_SIDE = 17  # libvmaf (86da14d in ffmpeg 9.0.2) segfaults on a 16-px side; sm
 
 @lru_cache(maxsize=1)
 def _ffmpeg() -> tuple[str, str]:
-    from bench.codecs.ffmpeg import ffmpeg_exe, ffmpeg_version
+    from bench.core.ffmpeg import ffmpeg_exe, ffmpeg_version
 
     exe = ffmpeg_exe()
     filters = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
     if " libvmaf " not in filters:
-        from bench.errors import BenchError
+        from bench.core.errors import BenchError
 
         raise BenchError(f"VMAF: {exe} has no libvmaf filter (imageio-ffmpeg==0.8.1's ffmpeg has it)")
     return exe, ffmpeg_version().split(" Copyright")[0]
@@ -56,8 +56,7 @@ def _threads() -> int:
 
 
 def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", device: str = "auto", **_) -> dict:
-    from bench.codecs.ffmpeg import rgb_to_raw
-    from bench.colour import ColourSpec
+    from bench.core.colour import ColourSpec, rgb_to_planes
 
     ref, dec = as_batch(ref), as_batch(dec)
     exe, ffv = _ffmpeg()
@@ -72,7 +71,7 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
         for i in range(n):
             # libvmaf: first input the distorted picture, second the reference
             for name, pic in ((f"d{i}.yuv", dec[i]), (f"r{i}.yuv", ref[i])):
-                Path(tmp, name).write_bytes(rgb_to_raw(pic, spec)[0])
+                Path(tmp, name).write_bytes(b"".join(p.astype(np.uint8).tobytes() for p in rgb_to_planes(pic, spec)))
                 args += [*raw, "-i", name]
             graph.append(f"[{2 * i}:v][{2 * i + 1}:v]libvmaf=log_path=v{i}.json:log_fmt=json:n_threads={threads}[o{i}]")
             maps += ["-map", f"[o{i}]", "-f", "null", "-"]

