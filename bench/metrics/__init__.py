@@ -95,12 +95,16 @@ def spec(name: str) -> Metric:
     added to METRICS on first use, so every later stage reads their direction and unit."""
     if name not in _SPECS:
         s = _load_spec(name)
-        clash = [c for c in s.columns if c in METRICS and METRICS[c]["metric"] != name]
+        # the same column may come back under another name (an import path and a file path of one
+        # module); a different declaration of a column another metric writes is refused
+        clash = [c for c in s.columns if c in METRICS and METRICS[c]["metric"] != name
+                 and {k: v for k, v in METRICS[c].items() if k != "metric"} != s.columns[c]]
         if clash:
-            raise BenchError(f"metric {name!r} declares column(s) {clash} that metric {METRICS[clash[0]]['metric']!r} already writes")
+            raise BenchError(f"metric {name!r} declares column(s) {clash} that metric {METRICS[clash[0]]['metric']!r} "
+                             "already declares differently")
         _SPECS[name] = s
         for col, info in s.columns.items():
-            METRICS[col] = {**info, "metric": name}
+            METRICS.setdefault(col, {**info, "metric": name})
     return _SPECS[name]
 
 

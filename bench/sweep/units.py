@@ -54,6 +54,8 @@ class Unit:
     metric_names: tuple = metrics.DEFAULT  # bench.metrics registry names (config `metrics`)
     metric_device: str = "auto"  # torch metrics: auto | cpu | cuda
     remeasure: bool = False  # a finished row lacks some metrics and kept its bitstream: decode it, add them
+    files_key: str = ""  # hash of every point's files: a worker's cached adapter (and its loaded weights) is
+    #                      reused only for the very same files
 
 
 def make_adapter(cfg: CodecConfig, threads: int = 1):
@@ -101,6 +103,7 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
     }
     if ident["files"]:
         static["codec_files"] = json.dumps(ident["files"], sort_keys=True)
+    files_key = config_hash({str(p): f for p, f in point_files.items()})
     todo, done = [], 0
     for image in images:
         for point in points:
@@ -111,16 +114,16 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
                 continue
             st = {**static, "point_files": json.dumps(point_files[point], sort_keys=True)} if point_files[point] else static
             todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, st,
-                             names, metric_device, _remeasurable(store, key)))
+                             names, metric_device, _remeasurable(store, key), files_key))
     return todo, done
 
 
-_ADAPTERS: dict[tuple[str, int], Any] = {}
+_ADAPTERS: dict[tuple[str, str, int], Any] = {}
 
 
 def _cached_adapter(unit: "Unit"):
     """One adapter per worker process and codec configuration."""
-    key = (unit.codec_hash, unit.threads)
+    key = (unit.codec_hash, unit.files_key, unit.threads)
     if key not in _ADAPTERS:
         _ADAPTERS[key] = make_adapter(unit.codec, unit.threads)
     return _ADAPTERS[key]
