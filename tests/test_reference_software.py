@@ -1,11 +1,12 @@
 """HM / VTM adapters: tests of the ADAPTER'S PLUMBING ONLY, with fake encoder/decoder binaries.
 
-HM and VTM are not installable here, so these tests write two tiny Python scripts that accept the
-command line the adapter builds (the same option names and forms HM/VTM take), check the raw .yuv
-they are given against the declared size/bit depth/chroma format, and "encode" by copying the .yuv
-into the bitstream file behind a small header ("decode" copies it back).  The round trip is
-therefore lossless, which lets the tests prove that the adapter writes planes, sizes, bit depths,
-padding and cropping consistently and reads the decoder's output back into the same pixels.
+HM and VTM are not installable here, so these tests write two small Python scripts (tests/fake_reference.py)
+that accept the command line the adapter builds (the same option names and forms HM/VTM take), check
+the raw .yuv they are given against the declared size/bit depth/chroma format, and "encode" it
+losslessly behind a small header ("decode" gives it back).  The round trip is therefore lossless,
+which lets the tests prove that the adapter writes planes, sizes, bit depths, padding and cropping
+consistently and reads the decoder's output back into the same pixels.  The cfg choice by version
+banner is tested with fakes that print the banners of real releases.
 
 Nothing here says anything about HM's or VTM's coding: no real bitstream is produced or decoded.
 """
@@ -13,9 +14,7 @@ Nothing here says anything about HM's or VTM's coding: no real bitstream is prod
 from __future__ import annotations
 
 import os
-import stat
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,118 +22,16 @@ import pytest
 from bench import codecs
 from bench.core.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
 from bench.core.errors import CodecUnavailable
-
-FAKE_ENCODER = r'''#!{python}
-"""FAKE {label} encoder for lic-bench's adapter tests: copies the .yuv into the bitstream. Not {label}."""
-import json, os, sys
-
-args = sys.argv[1:]
-if "--help" in args:
-    print("{banner}")
-    print("  (fake: accepts the options of lic-bench's adapter only)")
-    sys.exit(1)
-opts, i = {{}}, 0
-while i < len(args):
-    a = args[i]
-    if a.startswith("--") and "=" in a:
-        k, v = a[2:].split("=", 1)
-        opts[k] = v
-        i += 1
-    elif a in ("-c", "-i", "-b", "-o"):
-        opts[a] = args[i + 1]
-        i += 2
-    else:
-        sys.exit("fake encoder: unknown argument " + a)
-need = ["-c", "-i", "-b", "SourceWidth", "SourceHeight", "FrameRate", "FramesToBeEncoded", "QP", "InputBitDepth",
-        "InternalBitDepth", "OutputBitDepth", "InputChromaFormat", "ChromaFormatIDC", "ConformanceWindowMode"]
-missing = [k for k in need if k not in opts]
-if missing:
-    sys.exit("fake encoder: missing " + ", ".join(missing))
-for line in open(opts["-c"]):
-    line = line.split("#", 1)[0].strip()
-    if line and ":" not in line:
-        sys.exit("fake encoder: bad cfg line " + line)
-w, h = int(opts["SourceWidth"]), int(opts["SourceHeight"])
-bd, chroma, qp = int(opts["InputBitDepth"]), opts["InputChromaFormat"], int(opts["QP"])
-if opts["FramesToBeEncoded"] != "1" or opts["ChromaFormatIDC"] != chroma:
-    sys.exit("fake encoder: expected one frame coded in its input chroma format")
-if not (bd == int(opts["InternalBitDepth"]) == int(opts["OutputBitDepth"])):
-    sys.exit("fake encoder: bit depths differ")
-if chroma == "420" and (w % 2 or h % 2):
-    sys.exit("fake encoder: 4:2:0 needs even width and height")
-cw, ch = (w, h) if chroma == "444" else (w // 2, h // 2)
-data = open(opts["-i"], "rb").read()
-need_bytes = (w * h + 2 * cw * ch) * (1 if bd == 8 else 2)
-if len(data) != need_bytes:
-    sys.exit("fake encoder: input has %d bytes, expected %d" % (len(data), need_bytes))
-header = json.dumps({{"w": w, "h": h, "bd": bd, "chroma": chroma, "qp": qp}}).encode() + b"\n"
-open(opts["-b"], "wb").write(b"FAKE" + header + data)
-if "-o" in opts:
-    open(opts["-o"], "wb").write(data)
-shown = qp + int(os.environ.get("FAKE_QP_SHIFT", "0"))
-print("{slice_line}".format(qp=shown, bits=8 * len(data)))
-'''
-
-FAKE_DECODER = r'''#!{python}
-"""FAKE {label} decoder for lic-bench's adapter tests: copies the .yuv back out. Not {label}."""
-import json, os, sys
-
-args = sys.argv[1:]
-if "--help" in args:
-    print("{banner}")
-    sys.exit(1)
-opts, i = {{}}, 0
-while i < len(args):
-    if args[i] in ("-b", "-o", "-d"):
-        opts[args[i]] = args[i + 1]
-        i += 2
-    else:
-        sys.exit("fake decoder: unknown argument " + args[i])
-blob = open(opts["-b"], "rb").read()
-assert blob[:4] == b"FAKE", "not a fake bitstream"
-end = blob.index(b"\n")
-info, data = json.loads(blob[4:end]), bytearray(blob[end + 1:])
-if int(opts["-d"]) != info["bd"]:
-    sys.exit("fake decoder: -d %s but the stream has %d bits" % (opts["-d"], info["bd"]))
-if os.environ.get("FAKE_CORRUPT"):
-    data[0] ^= 1
-open(opts["-o"], "wb").write(bytes(data))
-'''
-
-STYLES = {
-    "hm": {"label": "HM", "banner": "HM software: Encoder Version [99.0-fake] (including RExt)[Linux][GCC][64 bit]",
-           "slice_line": "POC    0 TId: 0 ( I-SLICE, nQP {qp} QP {qp} )     {bits} bits [Y 99.0 dB]"},
-    "vtm": {"label": "VTM", "banner": "VVCSoftware: VTM Encoder Version 99.0-fake [Linux][GCC][64 bit]",
-            "slice_line": "POC    0 LId:  0 TId: 0 ( IDR_N_LP, I-SLICE, QP {qp} )     {bits} bits [Y 99.0 dB]"},
-}
-NAMES = {"hm": ("TAppEncoderStatic", "TAppDecoderStatic"), "vtm": ("EncoderAppStatic", "DecoderAppStatic")}
-ENV = {"hm": "BENCH_HM", "vtm": "BENCH_VTM"}
-
-
-def _write_exe(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
-
+from tests.fake_reference import ENV, ENV_SWITCHES, NAMES, STYLES, fake_build, write_exe
 
 @pytest.fixture
 def clean_env(monkeypatch):
     for prefix in ENV.values():
         for suffix in ("_DIR", "_ENCODER", "_DECODER"):
             monkeypatch.delenv(prefix + suffix, raising=False)
-    monkeypatch.delenv("FAKE_QP_SHIFT", raising=False)
-    monkeypatch.delenv("FAKE_CORRUPT", raising=False)
+    for name in ENV_SWITCHES:
+        monkeypatch.delenv(name, raising=False)
     return monkeypatch
-
-
-def fake_build(root: Path, which: str) -> Path:
-    """A fake build tree: <root>/bin/<EncoderName> and <DecoderName>, like a real cmake build."""
-    st = {**STYLES[which], "python": sys.executable}
-    enc, dec = NAMES[which]
-    _write_exe(root / "bin" / enc, FAKE_ENCODER.format(**st))
-    _write_exe(root / "bin" / dec, FAKE_DECODER.format(**st))
-    return root
 
 
 def picture(h: int, w: int) -> np.ndarray:
@@ -266,11 +163,13 @@ def test_shipped_cfg_files_exist_and_are_recorded(which, clean_env, tmp_path):
 
 def test_cmake_umake_layout_is_found(which, clean_env, tmp_path):
     """A cmake build leaves <checkout>/bin/umake/<compiler>/<arch>/release/<App> (no *Static names)."""
-    st = {**STYLES[which], "python": sys.executable}
+    from tests.fake_reference import scripts
+
     release = tmp_path / "checkout" / "bin" / "umake" / "gcc-12.2" / "x86_64" / "release"
     enc, dec = (n.replace("Static", "") for n in NAMES[which])
-    _write_exe(release / enc, FAKE_ENCODER.format(**st))
-    _write_exe(release / dec, FAKE_DECODER.format(**st))
+    enc_text, dec_text = scripts(which)
+    write_exe(release / enc, enc_text)
+    write_exe(release / dec, dec_text)
     clean_env.setenv(f"{ENV[which]}_DIR", str(tmp_path / "checkout"))
     adapter = codecs.make(which)
     adapter.check()

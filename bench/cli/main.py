@@ -22,6 +22,7 @@ COMMANDS = {
     "report": ("bench.cli.report:main", "write report.md / report.html of a sweep"),
     "perception": ("bench.cli.perception:main", "perception-distortion analysis of a sweep"),
     "published": ("bench.cli.published:main", "show CompressAI result JSON files, or export a sweep as them"),
+    "audit": ("bench.cli.audit:main", "anchor audit: a classical codec through bench's path and CompressAI's bench, same binary"),
     "check": ("bench.cli.check:main", "CI regression check of a sweep against a committed baseline (exit 1 on regression)"),
     "train": ("bench.cli.train:main", "train a CompressAI image model (Hydra overrides key=value)"),
     "manifest": ("bench.cli.manifest:main", "write the checksummed manifest of a set of checkpoints"),

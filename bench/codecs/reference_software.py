@@ -30,7 +30,15 @@ Why it is built this way:
   - Checked on every unit: the encoder's log must report one I slice at exactly the requested QP
     (HM: "( I-SLICE, nQP 32 QP 32 )", VTM: "( IDR_N_LP, I-SLICE, QP 32 )"), and the decoder's output
     must equal the encoder's own reconstruction (`check_recon`): a decoder/encoder mismatch fails
-    the unit instead of being measured (FIELD-NOTES pitfall 3).
+    the unit instead of being measured (FIELD-NOTES pitfall 3).  A log that reports an unknown
+    option fails it too (older builds warn and go on without the option).
+  - The cfg follows the test conditions of the binary it runs with.  The JVET CTC all-intra file
+    changed at VTM-16.0 (JVET-Y0085: deblocking offsets beta -2 / tc -5, +0.40 % BD-rate when missed),
+    so a VTM build gets codecs/vtm/encoder_intra_vtm.cfg from 16.0 on and encoder_intra_vtm15.cfg for
+    13.0-15.x, picked from the version its encoder prints (`cfg_version: auto`), or the set named by
+    `cfg_version`, or the user's own `cfg` file.  A version no shipped file covers, or a banner
+    without a version, is refused rather than guessed.  Every row says which file and why (columns
+    `cfg`, `cfg_version`, `cfg_reason`), and the file's sha256 is part of the configuration.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,10 +56,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.codecs.base import Codec, Decoded, Encoded, join, run_process
-from bench.core.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
 from bench.core.assets import codecs_dir
+from bench.core.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
 from bench.core.errors import BenchError, CodecUnavailable
-
 
 
 def _readme() -> Path:
@@ -72,6 +80,53 @@ def _banner(exe: str, mtime: float) -> str:
     return lines[0] if lines else "unknown version"
 
 
+_VERSION = re.compile(r"\bVersion\s*\[?\s*(\d+)\.(\d+)", re.IGNORECASE)
+_UNKNOWN_OPTION = re.compile(r"unknown (option|parameter)[^\n]*", re.IGNORECASE)
+
+
+def banner_version(banner: str) -> tuple[int, int] | None:
+    """(major, minor) from a banner like 'VTM Encoder Version 23.13 [Linux]...' or 'HM software: Encoder
+    Version [18.0] (including RExt)...'; None when it names no version."""
+    m = _VERSION.search(banner)
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def _fmt_version(v: tuple[int, int] | None) -> str:
+    return "?" if v is None else f"{v[0]}.{v[1]}"
+
+
+@dataclass(frozen=True)
+class CfgSet:
+    """One shipped cfg and the encoder versions whose test conditions it follows: [since, until)."""
+
+    key: str  # the value of codec.params.cfg_version that names it
+    file: str  # relative to codecs/
+    since: tuple[int, int] | None
+    until: tuple[int, int] | None
+    what: str  # one line: whose test conditions, and what sets them apart
+
+    def covers(self, v: tuple[int, int]) -> bool:
+        return (self.since is None or v >= self.since) and (self.until is None or v < self.until)
+
+    def span(self, label: str) -> str:
+        lo = f"{label}-{_fmt_version(self.since)}" if self.since else ""
+        hi = f"before {label}-{_fmt_version(self.until)}" if self.until else "and later"
+        return f"{lo} {hi}".strip() if lo else hi
+
+
+@dataclass(frozen=True)
+class CfgChoice:
+    """The cfg a configuration codes with, and why (recorded in every row)."""
+
+    path: Path
+    version: str  # the shipped set's key, or "user"
+    reason: str
+    shown: str  # how rows name the file: codecs/<set file>, or the user's path
+
+    def columns(self) -> dict[str, str]:
+        return {"cfg": self.shown, "cfg_version": self.version, "cfg_reason": self.reason}
+
+
 class ReferenceSoftware(Codec):
     point_name = "qp"
     point_type = int
@@ -83,7 +138,7 @@ class ReferenceSoftware(Codec):
     env: ClassVar[str] = ""  # prefix of the environment variables, e.g. BENCH_HM
     encoder_names: ClassVar[tuple[str, ...]] = ()
     decoder_names: ClassVar[tuple[str, ...]] = ()
-    cfg_name: ClassVar[str] = ""  # relative to codecs/
+    cfg_sets: ClassVar[tuple[CfgSet, ...]] = ()  # shipped cfgs, by the encoder versions they follow
     suffix: ClassVar[str] = ".bin"
     default_chroma: ClassVar[str] = "444"
 
@@ -92,7 +147,8 @@ class ReferenceSoftware(Codec):
         return {
             "encoder": None,  # path (or name on PATH); else <ENV>_ENCODER, else found under <ENV>_DIR
             "decoder": None,
-            "cfg": None,  # None: the cfg shipped in codecs/<name>/
+            "cfg": None,  # your own cfg file; None: a shipped one (cfg_version)
+            "cfg_version": "auto",  # auto: the shipped cfg for the encoder's version banner; or a set's key
             "chroma": cls.default_chroma,  # "444" | "420"
             "bit_depth": 10,
             "matrix": "bt709",  # bt709 | bt601 | bt2020 | rgb (GBR planes, 4:4:4 only)
@@ -112,6 +168,13 @@ class ReferenceSoftware(Codec):
                                bit_depth=int(p["bit_depth"]))
         if not isinstance(p["extra_args"], (list, tuple)):
             raise BenchError(f"{self.label}: extra_args must be a list of options")
+        p["cfg_version"] = str(p["cfg_version"] if p["cfg_version"] is not None else "auto")
+        keys = [c.key for c in self.cfg_sets]
+        if p["cfg_version"] != "auto" and p["cfg_version"] not in keys:
+            raise BenchError(f"{self.label}: cfg_version {p['cfg_version']!r} is not one of auto, {', '.join(keys)}")
+        if p["cfg"] and p["cfg_version"] != "auto":
+            raise BenchError(f"{self.label}: give codec.params.cfg (your file) or codec.params.cfg_version (a shipped one), not both")
+        self._choice: CfgChoice | None = None
 
     # ---- where the binaries and the cfg are ------------------------------------------------------
     def _resolve(self, which: str) -> str:
@@ -141,20 +204,61 @@ class ReferenceSoftware(Codec):
             f"(or {self.env}_ENCODER and {self.env}_DECODER, or codec.params.encoder=... codec.params.decoder=...); "
             f"how to build it: {_readme()}")
 
+    def binaries(self) -> tuple[str, str]:
+        """The encoder and decoder this configuration runs (bench audit hands the same ones to CompressAI)."""
+        return self._resolve("encoder"), self._resolve("decoder")
+
+    def encoder_banner(self) -> str:
+        enc = self._resolve("encoder")
+        return _banner(enc, os.path.getmtime(enc))
+
+    def cfg_choice(self) -> CfgChoice:
+        """Which cfg, and why: the user's file, the shipped set named by cfg_version, or (auto) the shipped
+        set whose versions include the one in the encoder's banner.  Refuses rather than guesses."""
+        if self._choice is not None:
+            return self._choice
+        p = self.params
+        if p["cfg"]:
+            path = Path(os.path.expanduser(str(p["cfg"])))
+            choice = CfgChoice(path, "user", "codec.params.cfg (your own file)", str(path))
+        else:
+            banner = self.encoder_banner()
+            found = banner_version(banner)
+            sets = "; ".join(f"{c.key} = {c.span(self.label)}" for c in self.cfg_sets)
+            if p["cfg_version"] != "auto":
+                cs = next(c for c in self.cfg_sets if c.key == p["cfg_version"])
+                reason = f"codec.params.cfg_version={cs.key} ({cs.what}); encoder banner: {self.label} {_fmt_version(found)}"
+            else:
+                if found is None:
+                    raise CodecUnavailable(
+                        f"{self.label}: no version in the encoder's banner {banner!r}, so no cfg can be chosen for it; "
+                        f"set codec.params.cfg_version ({sets}) or codec.params.cfg=/path/to/your.cfg")
+                cs = next((c for c in self.cfg_sets if c.covers(found)), None)
+                if cs is None:
+                    raise CodecUnavailable(
+                        f"{self.label} {_fmt_version(found)}: no shipped cfg follows this version's test conditions "
+                        f"({sets}); give that version's own file, codec.params.cfg=/path/to/checkout/cfg/..., "
+                        f"or force a shipped one with codec.params.cfg_version")
+                reason = f"auto: encoder banner says {self.label} {_fmt_version(found)} -> {cs.what}"
+            choice = CfgChoice(codecs_dir() / cs.file, cs.key, reason, f"codecs/{cs.file}")
+        if not choice.path.is_file():
+            raise CodecUnavailable(f"{self.label}: config file {choice.path} not found")
+        self._choice = choice
+        return choice
+
     def cfg_path(self) -> Path:
-        cfg = Path(os.path.expanduser(str(self.params["cfg"]))) if self.params["cfg"] else codecs_dir() / self.cfg_name
-        if not cfg.is_file():
-            raise CodecUnavailable(f"{self.label}: config file {cfg} not found")
-        return cfg
+        return self.cfg_choice().path
 
     def check(self) -> None:
         self._resolve("encoder")
         self._resolve("decoder")
-        self.cfg_path()
+        self.cfg_choice()
 
     def version(self) -> str:
-        enc, dec, cfg = self._resolve("encoder"), self._resolve("decoder"), self.cfg_path()
-        return f"{_banner(enc, os.path.getmtime(enc))} | decoder: {_banner(dec, os.path.getmtime(dec))} | cfg {cfg.name}"
+        enc, dec = self.binaries()
+        choice = self.cfg_choice()
+        return (f"{_banner(enc, os.path.getmtime(enc))} | decoder: {_banner(dec, os.path.getmtime(dec))} | "
+                f"cfg {choice.shown} ({'your file' if choice.version == 'user' else self.label + ' set ' + choice.version})")
 
     def files(self, point=None) -> dict[str, str]:
         """The binaries and the cfg: a rebuild under the same version banner, or an edited cfg, is a new
@@ -245,13 +349,16 @@ class ReferenceSoftware(Codec):
         stdout, stderr, timing = run_process(cmd, what=f"{self.label} encoder")
         log = stdout.decode("utf-8", "replace") + stderr
         yuv.unlink()
+        unknown = _UNKNOWN_OPTION.search(log)
+        if unknown:  # older builds only warn: the option would silently not apply
+            raise RuntimeError(f"{self.label} encoder: {unknown[0].strip()} (check the cfg against this build, or extra_args)")
         if self.params["verify_qp"]:
             self._verify(log, qp)
         if not out.is_file() or out.stat().st_size == 0:
             raise RuntimeError(f"{self.label} encoder exited 0 but wrote no bitstream")
         meta = {"coded_w": w, "coded_h": h, "width": rgb.shape[1], "height": rgb.shape[0],
                 "recon": str(recon) if recon else ""}
-        return Encoded(out, join(cmd), timing, meta, log)
+        return Encoded(out, join(cmd), timing, meta, log, extra=self.cfg_choice().columns())
 
     def _verify(self, log: str, qp: int) -> None:
         slices = re.findall(r"\b([IPB])-SLICE\b[^)\n]*?\bQP\s+(-?\d+)", log)
@@ -286,7 +393,8 @@ class HM(ReferenceSoftware):
     env = "BENCH_HM"
     encoder_names = ("TAppEncoderStatic", "TAppEncoder")
     decoder_names = ("TAppDecoderStatic", "TAppDecoder")
-    cfg_name = "hm/encoder_intra_main_rext.cfg"
+    cfg_sets = (CfgSet("16", "hm/encoder_intra_main_rext.cfg", (16, 0), None,
+                       "HM-16.x..18.0 RExt all-intra cfg (reviewed against HM's cfg/encoder_intra_main_rext.cfg)"),)
     suffix = ".hevc"
     default_chroma = "444"
 
@@ -301,7 +409,12 @@ class VTM(ReferenceSoftware):
     env = "BENCH_VTM"
     encoder_names = ("EncoderAppStatic", "EncoderApp")
     decoder_names = ("DecoderAppStatic", "DecoderApp")
-    cfg_name = "vtm/encoder_intra_vtm.cfg"
+    cfg_sets = (
+        CfgSet("16", "vtm/encoder_intra_vtm.cfg", (16, 0), None,
+               "VTM-16.0+ CTC all-intra cfg (JVET-Y0085 deblocking offsets beta -2 / tc -5)"),
+        CfgSet("15", "vtm/encoder_intra_vtm15.cfg", (13, 0), (16, 0),
+               "VTM-15 CTC all-intra cfg (deblocking offsets 0, before JVET-Y0085)"),
+    )
     suffix = ".266"
     max_qp = 63
     default_chroma = "420"

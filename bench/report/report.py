@@ -8,7 +8,8 @@ Writes results/<sweep>/report.md, report.html and their figures under results/<s
 Library use (the main job): `write_report(sweep_dir, anchor=None, published=()) -> Path` (report.md).
 
 The perception-distortion section comes from `bench.report.perception.markdown_section(df, out_dir)`,
-written into its own figure folder.
+written into its own figure folder.  The anchor audit's section is the file `bench audit --sweep` writes,
+<sweep>/audit/audit.md, included as it is when present (this layer does not import bench.audit).
 """
 
 from __future__ import annotations
@@ -208,6 +209,16 @@ def _perception_section(df: pd.DataFrame, fig_dir: Path) -> str:
     return text + "\n"
 
 
+def _audit_section(sweep_dir: Path) -> str:
+    """The anchor audit's own page (`bench audit ... --sweep <sweep>` writes <sweep>/audit/audit.md), links
+    rebased onto audit/; empty when the sweep was not audited."""
+    page = sweep_dir / "audit" / "audit.md"
+    if not page.is_file():
+        return ""
+    text = _rebase_links(page.read_text().strip(), "audit/")
+    return (text if text.startswith("#") else "## Anchor audit\n\n" + text) + "\n"
+
+
 def _provenance_section(df: pd.DataFrame, sweep_dir: Path, method: str, n_boot: int, seed: int, exported: list[Path]) -> str:
     from importlib import metadata
 
@@ -281,6 +292,7 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
     else:
         parts.append("## BD-rate\n\nOne codec and no published curve: nothing to compare.\n")
     parts.append(_perception_section(df, fig_dir))
+    parts.append(_audit_section(sweep_dir))
     exported = export_sweep(df, fig_dir / "compressai") if not ok.empty else []
     parts.append(_provenance_section(df, sweep_dir, method, n_boot, seed, exported))
     return "\n".join(p for p in parts if p)
