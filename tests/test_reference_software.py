@@ -14,15 +14,16 @@ Nothing here says anything about HM's or VTM's coding: no real bitstream is prod
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import pytest
 
 from bench import codecs
+from bench.core.assets import codecs_dir
 from bench.core.colour import ColourSpec, pad_even, planes_to_rgb, rgb_to_planes
-from bench.core.errors import CodecUnavailable
-from tests.fake_reference import ENV, ENV_SWITCHES, NAMES, STYLES, fake_build, write_exe
+from bench.core.errors import BenchError, CodecUnavailable
+from tests.fake_reference import ENV, ENV_SWITCHES, NAMES, fake_build, write_exe
+
 
 @pytest.fixture
 def clean_env(monkeypatch):
@@ -177,3 +178,136 @@ def test_cmake_umake_layout_is_found(which, clean_env, tmp_path):
     enc_out = adapter.encode(rgb, 30, tmp_path)
     assert str(release / enc) in enc_out.command
     assert adapter.decode(enc_out, tmp_path).rgb.shape == rgb.shape
+
+
+# ---- the cfg follows the test conditions of the binary it runs with ---------------------------------------
+
+# Option names of VTM's public cfg/encoder_intra_vtm.cfg (VTM-13.2, VTM-15.0 and VTM-18.2 carry the same
+# set), the specification the shipped files are held to: every one is in them, but for the ones their
+# headers list as left out.
+VTM_PUBLIC_OPTIONS = """BitstreamFile ReconFile Profile MaxCUWidth MaxCUHeight IntraPeriod DecodingRefreshType GOPSize
+FastSearch SearchRange HadamardME FEN FDM QP MaxDeltaQP MaxCuDQPSubdiv DeltaQpRD RDOQ RDOQTS DeblockingFilterOffsetInPPS
+DeblockingFilterDisable DeblockingFilterBetaOffset_div2 DeblockingFilterTcOffset_div2 DeblockingFilterCbBetaOffset_div2
+DeblockingFilterCbTcOffset_div2 DeblockingFilterCrBetaOffset_div2 DeblockingFilterCrTcOffset_div2 DeblockingFilterMetric
+InternalBitDepth SAO TransformSkip TransformSkipFast TransformSkipLog2MaxSize SAOLcuBoundary SEIDecodedPictureHash
+CbQpOffset CrQpOffset SameCQPTablesForAllChroma QpInValCb QpOutValCb TemporalSubsampleRatio ReWriteParamSets CTUSize
+LCTUFast DualITree MinQTLumaISlice MinQTChromaISliceInChromaSamples MinQTNonISlice MaxMTTHierarchyDepth
+MaxMTTHierarchyDepthISliceL MaxMTTHierarchyDepthISliceC MTS MTSIntraMaxCand MTSInterMaxCand SBT LFNST ISP Affine SbTMVP
+MaxNumMergeCand LMChroma DepQuant IMV ALF IBC AllowDisFracMMVD AffineAmvr LMCSEnable LMCSSignalType LMCSUpdateCtrl
+LMCSOffset MRL MIP JointCbCr ChromaTS PBIntraFast ISPFast FastMrg AMaxBT FastMIP FastLFNST AffineAmvrEncOpt
+ALFAllowPredefinedFilters ALFStrengthTargetLuma ALFStrengthTargetChroma CCALFStrengthTarget""".split()
+DEBLOCKING = {"DeblockingFilterBetaOffset_div2": "-2", "DeblockingFilterTcOffset_div2": "-5",
+              "DeblockingFilterCbBetaOffset_div2": "-2", "DeblockingFilterCbTcOffset_div2": "-5",
+              "DeblockingFilterCrBetaOffset_div2": "-2", "DeblockingFilterCrTcOffset_div2": "-5"}
+
+
+def _vtm(tmp_path, clean_env, version: str | None, **params):
+    from tests.fake_reference import banner_of
+
+    banner = banner_of("vtm", version) if version else "VVCSoftware: VTM Encoder [Linux][GCC 12.2.0][64 bit]"
+    root = fake_build(tmp_path / f"vtm-{version}", "vtm", banner=banner)
+    clean_env.setenv("BENCH_VTM_DIR", str(root))
+    return codecs.make("vtm", **params)
+
+
+def test_vtm_cfg_follows_the_encoder_version_banner(tmp_path, clean_env):
+    from bench.audit.cfgdiff import parse_cfg
+
+    new = _vtm(tmp_path, clean_env, "23.13").cfg_choice()
+    assert (new.version, new.shown) == ("16", "codecs/vtm/encoder_intra_vtm.cfg")
+    assert "23.13" in new.reason and "JVET-Y0085" in new.reason and new.reason.startswith("auto")
+    cfg16 = parse_cfg(new.path.read_text())
+    assert {k: cfg16[k] for k in DEBLOCKING} == DEBLOCKING
+    for version in ("16.0", "18.2"):
+        assert _vtm(tmp_path, clean_env, version).cfg_choice().version == "16"
+    for version in ("15.0", "13.2"):
+        old = _vtm(tmp_path, clean_env, version).cfg_choice()
+        assert (old.version, old.path.name) == ("15", "encoder_intra_vtm15.cfg") and version in old.reason
+    cfg15 = parse_cfg(old.path.read_text())
+    assert all(cfg15[k] == "0" for k in DEBLOCKING)
+    # the two files differ in the six JVET-Y0085 offsets and nothing else
+    assert {k for k in cfg16.keys() | cfg15.keys() if cfg16.get(k) != cfg15.get(k)} == set(DEBLOCKING)
+
+
+def test_shipped_vtm_cfgs_hold_every_public_option_but_the_listed_ones(tmp_path, clean_env):
+    from bench.audit.cfgdiff import header_comments, parse_cfg
+
+    for name in ("encoder_intra_vtm.cfg", "encoder_intra_vtm15.cfg"):
+        text = (codecs_dir() / "vtm" / name).read_text()
+        keys, header = set(parse_cfg(text)), header_comments(text)
+        left_out = set(VTM_PUBLIC_OPTIONS) - keys
+        assert left_out == {"BitstreamFile", "ReconFile", "QP", "TemporalSubsampleRatio"}, name
+        assert keys <= set(VTM_PUBLIC_OPTIONS), f"{name} sets options the public file does not: {keys - set(VTM_PUBLIC_OPTIONS)}"
+        for key in left_out:
+            assert key in header, f"{name}: {key} is left out but its header does not say so"
+        assert "Every deviation from the public file" in header and "VTM-" in header
+
+
+def test_vtm_cfg_refuses_what_it_cannot_match(tmp_path, clean_env):
+    with pytest.raises(CodecUnavailable, match=r"VTM 12\.1: no shipped cfg.*codec.params.cfg"):
+        _vtm(tmp_path, clean_env, "12.1").check()
+    with pytest.raises(CodecUnavailable, match="no version in the encoder's banner.*cfg_version"):
+        _vtm(tmp_path, clean_env, None).check()
+    with pytest.raises(BenchError, match="cfg_version '14' is not one of auto, 16, 15"):
+        codecs.make("vtm", cfg_version=14)
+    with pytest.raises(BenchError, match="not both"):
+        codecs.make("vtm", cfg="/some/file.cfg", cfg_version="15")
+
+
+def test_explicit_cfg_version_or_file_wins_and_says_why(tmp_path, clean_env):
+    forced = _vtm(tmp_path, clean_env, "23.13", cfg_version=15).cfg_choice()
+    assert forced.version == "15" and "codec.params.cfg_version=15" in forced.reason and "23.13" in forced.reason
+    no_banner = _vtm(tmp_path, clean_env, None, cfg_version="16").cfg_choice()  # explicit: no banner needed
+    assert no_banner.version == "16" and "VTM ?" in no_banner.reason
+    mine = tmp_path / "my.cfg"
+    mine.write_text("SAO : 1\n")
+    own = _vtm(tmp_path, clean_env, "23.13", cfg=str(mine)).cfg_choice()
+    assert (own.version, own.path, own.shown) == ("user", mine, str(mine)) and "codec.params.cfg" in own.reason
+
+
+def test_hm_cfg_choice_and_old_hm_refused(tmp_path, clean_env):
+    from tests.fake_reference import banner_of
+
+    clean_env.setenv("BENCH_HM_DIR", str(fake_build(tmp_path / "hm18", "hm", banner=banner_of("hm", "18.0"))))
+    c = codecs.make("hm").cfg_choice()
+    assert c.version == "16" and c.shown == "codecs/hm/encoder_intra_main_rext.cfg" and "HM 18.0" in c.reason
+    clean_env.setenv("BENCH_HM_DIR", str(fake_build(tmp_path / "hm15", "hm", banner=banner_of("hm", "15.0"))))
+    with pytest.raises(CodecUnavailable, match=r"HM 15\.0: no shipped cfg"):
+        codecs.make("hm").check()
+
+
+def test_rows_record_the_cfg_and_why_and_the_choice_changes_the_identity(tmp_path, clean_env):
+    from bench.data.datasets import ImageRef
+    from bench.core.files import sha256_file
+    from bench.results.store import RowStore
+    from bench.sweep.runner import execute
+    from bench.sweep.units import CodecConfig, codec_identity, make_adapter, plan
+    from PIL import Image
+
+    Image.fromarray(picture(24, 40)).save(tmp_path / "pic.png")
+    img = ImageRef("pic", str(tmp_path / "pic.png"), sha256_file(tmp_path / "pic.png"))
+    hashes = {}
+    for version in ("23.13", "15.0"):
+        from tests.fake_reference import banner_of
+
+        root = fake_build(tmp_path / f"b{version}", "vtm", banner=banner_of("vtm", version))
+        enc, dec = (str(root / "bin" / n) for n in NAMES["vtm"])
+        cfg = CodecConfig("vtm_420_10bit", "vtm", {"encoder": enc, "decoder": dec}, (32,))
+        store = RowStore(tmp_path / f"sweep{version}")
+        units, _ = plan("d", [img], cfg, store)
+        (row,) = execute(units, 1)
+        assert row["status"] == "ok", row["error"]
+        want = "16" if version == "23.13" else "15"
+        assert row["cfg_version"] == want and version in row["cfg_reason"]
+        assert row["cfg"].startswith("codecs/vtm/encoder_intra_vtm") and f"set {want}" in row["encoder"]
+        hashes[version], ident = codec_identity(cfg, make_adapter(cfg))
+        assert ident["files"]["cfg"] == sha256_file(make_adapter(cfg).cfg_path())
+    assert hashes["23.13"] != hashes["15.0"]
+
+
+def test_an_unknown_option_in_the_log_fails_the_unit(which, clean_env, tmp_path):
+    fake_build(tmp_path / "build", which)
+    clean_env.setenv(f"{ENV[which]}_DIR", str(tmp_path / "build"))
+    clean_env.setenv("FAKE_UNKNOWN_OPTION", "DeblockingFilterTcOffset_div2")
+    with pytest.raises(RuntimeError, match="Unknown option `DeblockingFilterTcOffset_div2'"):
+        codecs.make(which).encode(picture(16, 16), 32, tmp_path)

@@ -25,8 +25,16 @@ def _db(v) -> str:
     return "n/a" if not math.isfinite(v) else f"{v:.2f}"
 
 
+def _small(v: float, digits: int, unit: str = "") -> str:
+    """Signed, `digits` decimals; a value that would print as zero keeps two significant digits instead
+    (the audit's point is whether a gap is 0 or 1e-6)."""
+    if v != 0 and abs(v) < 0.5 * 10 ** -digits:
+        return f"{v:+.1e}{unit}"
+    return f"{v:+.{digits}f}{unit}"
+
+
 def _pct(v) -> str:
-    return "n/a" if v is None or not math.isfinite(float(v)) else f"{float(v):+.2f} %"
+    return "n/a" if v is None or not math.isfinite(float(v)) else _small(float(v), 2, " %")
 
 
 def _fmt_point(p) -> str:
@@ -58,7 +66,7 @@ def section(r) -> str:
     out.append("")
     if math.isfinite(r.bd_rate):
         out.append(f"**BD-rate of bench's path against CompressAI's: {_pct(r.bd_rate)}** (PSNR-RGB, pchip; BD-PSNR "
-                   f"{r.bd_psnr:+.3f} dB). Negative: bench's path needs fewer bits for the same PSNR-RGB.")
+                   f"{_small(r.bd_psnr, 3)} dB). Negative: bench's path needs fewer bits for the same PSNR-RGB.")
         if r.same_path:
             out.append(SAME_PATH_NOTE)
         out += [f"- warning: {w}" for w in r.bd_warnings]
@@ -70,13 +78,13 @@ def section(r) -> str:
         c = peer.get(float(b["point"]))
         rows.append([_fmt_point(b["point"]), b["peer_q"], f"{b['bpp']:.4f}", _db(b["psnr_rgb"]),
                      f"{c['bpp']:.4f}" if c else "n/a", _db(c["psnr_rgb"]) if c else "n/a",
-                     f"{100 * (b['bpp'] / c['bpp'] - 1):+.2f} %" if c else "n/a",
-                     f"{b['psnr_rgb'] - c['psnr_rgb']:+.3f}" if c and math.isfinite(b["psnr_rgb"] - c["psnr_rgb"]) else "n/a"])
+                     _small(100 * (b["bpp"] / c["bpp"] - 1), 2, " %") if c else "n/a",
+                     _small(b["psnr_rgb"] - c["psnr_rgb"], 3) if c and math.isfinite(b["psnr_rgb"] - c["psnr_rgb"]) else "n/a"])
     out += ["", "RD points (means over the pictures of per-picture bpp and PSNR-RGB):", "",
             md_table([name, "CompressAI -q", "bench bpp", "bench PSNR-RGB dB", "CompressAI bpp", "CompressAI PSNR-RGB dB",
                       "bpp bench vs CompressAI", "PSNR-RGB bench - CompressAI dB"], rows)]
 
-    out += ["", f"#### (a) The colour path's own loss", ""]
+    out += ["", "#### (a) The colour path's own loss", ""]
     cp = r.colour_path or {}
     prow = []
     if cp:

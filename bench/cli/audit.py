@@ -78,7 +78,8 @@ def main(argv=None) -> int:
         codec = codec_config(cfg)
         r = run_audit(codec, images, out, args.points, compressai=not args.no_compressai, jobs=args.jobs,
                       workers=args.workers, timeout=args.timeout, log=lambda m: print(m, flush=True))
-        bd = f"{r.bd_rate:+.2f} %" if r.bd_rate == r.bd_rate else "n/a"
+        bd = ("n/a" if r.bd_rate != r.bd_rate else f"{r.bd_rate:+.2f} %" if abs(r.bd_rate) >= 0.005 or r.bd_rate == 0
+              else f"{r.bd_rate:+.1e} %")
         print(f"[audit] {r.codec}: BD-rate of bench's path against CompressAI's {bd} (PSNR-RGB, pchip)")
         for c in r.bench_curve:
             p = next((x for x in r.peer_curve if x["point"] == c["point"]), None)
