@@ -311,3 +311,11 @@ def test_an_unknown_option_in_the_log_fails_the_unit(which, clean_env, tmp_path)
     clean_env.setenv("FAKE_UNKNOWN_OPTION", "DeblockingFilterTcOffset_div2")
     with pytest.raises(RuntimeError, match="Unknown option `DeblockingFilterTcOffset_div2'"):
         codecs.make(which).encode(picture(16, 16), 32, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["vtm_420_10bit", "hm_444_10bit"])
+def test_codec_configs_take_cfg_version_without_a_plus(name):
+    from tests.helpers import compose
+
+    cfg = compose([f"codec={name}", "codec.params.cfg_version=16"])
+    assert cfg.codec.params.cfg_version == 16 and compose([f"codec={name}"]).codec.params.cfg_version == "auto"

@@ -70,6 +70,8 @@ def section(r) -> str:
         if r.same_path:
             out.append(SAME_PATH_NOTE)
         out += [f"- warning: {w}" for w in r.bd_warnings]
+    elif not r.peer_command:
+        out.append("**BD-rate: not computed**: CompressAI's bench was not run (`--no-compressai`).")
     else:
         out.append("**BD-rate: not computed** (see the failures below).")
     rows = []

@@ -89,4 +89,6 @@ def main(argv=None) -> int:
             print(f"[audit] failed: {f}")
         failed += bool(r.failures)
     print(f"[audit] written: {out / 'audit.md'} (and per codec under {out}/)")
+    if args.sweep:
+        print(f"[audit] `bench report {args.sweep}` shows it as the report's anchor-audit section")
     return 1 if failed else 0
