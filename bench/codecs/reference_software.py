@@ -109,9 +109,10 @@ class CfgSet:
         return (self.since is None or v >= self.since) and (self.until is None or v < self.until)
 
     def span(self, label: str) -> str:
-        lo = f"{label}-{_fmt_version(self.since)}" if self.since else ""
-        hi = f"before {label}-{_fmt_version(self.until)}" if self.until else "and later"
-        return f"{lo} {hi}".strip() if lo else hi
+        """'VTM 13.0 <= version < 16.0', 'VTM version >= 16.0'."""
+        lo = f"{_fmt_version(self.since)} <= " if self.since else ""
+        hi = f" < {_fmt_version(self.until)}" if self.until else ""
+        return f"{label} {lo}version{hi}" if self.until else f"{label} version >= {_fmt_version(self.since)}"
 
 
 @dataclass(frozen=True)
