@@ -41,7 +41,8 @@ import numpy as np
 
 from bench.analysis.bd import bd as bd_pair
 from bench.audit import cfgdiff, passthrough
-from bench.audit.peers import Peer, differences, image_folder, link_build, peer_cfg, peer_of, run_compressai
+from bench.audit.peers import (Peer, bench_colour, differences, image_folder, link_build, peer_cfg, peer_of,
+                               run_compressai)
 from bench.codecs.reference_software import ReferenceSoftware
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
@@ -224,11 +225,8 @@ def _colour_paths(codec: CodecConfig, adapter, peer: Peer, images, probe, cdir: 
                   inprocess: bool, jobs: int, workers: int, timeout, log, failures: list[str]) -> dict:
     tool = peer.reference_tool
     enc, dec = passthrough.write_build(_fresh(cdir / "passthrough-build"), tool)
-    s = adapter.spec
-    out: dict[str, Any] = {
-        "bench_what": ("G, B, R planes 4:4:4" if s.matrix == "rgb" else
-                       f"Y'CbCr {s.chroma} {s.bit_depth}-bit {s.matrix.upper()} {s.range} range, rounded"),
-        "peer_what": "Y'CbCr 4:4:4 8-bit BT.709 full range, truncated", "bench": None, "peer": None}
+    out: dict[str, Any] = {"bench_what": bench_colour(adapter.spec), "peer_what": "Y'CbCr 4:4:4 8-bit, BT.709 full range, truncated",
+                           "bench": None, "peer": None}
     params = {**codec.params, "encoder": str(enc), "decoder": str(dec), "cfg": str(adapter.cfg_path()), "cfg_version": "auto"}
     cfg = CodecConfig(f"{codec.name}.colour-path", codec.adapter, params, (probe,))
     log(f"[audit] {codec.name}: colour paths alone (pass-through codec)")

@@ -94,6 +94,18 @@ def peer_of(adapter) -> Peer | None:
     return None
 
 
+def fmt_chroma(chroma: str) -> str:
+    return {"444": "4:4:4", "422": "4:2:2", "420": "4:2:0"}.get(str(chroma), str(chroma))
+
+
+def bench_colour(spec) -> str:
+    """bench's HM/VTM colour path in words, e.g. "Y'CbCr 4:2:0 10-bit, BT.709 limited range, rounded"."""
+    if spec.matrix == "rgb":
+        return f"G, B, R planes (GBR coding) 4:4:4 {spec.bit_depth}-bit"
+    matrix = {"bt709": "BT.709", "bt601": "BT.601", "bt2020": "BT.2020"}.get(spec.matrix, spec.matrix)
+    return f"Y'CbCr {fmt_chroma(spec.chroma)} {spec.bit_depth}-bit, {matrix} {spec.range} range, rounded"
+
+
 def differences(adapter, peer: Peer) -> list[str]:
     """What differs between bench's path and CompressAI's for this configuration (one line each)."""
     p = adapter.params
@@ -119,14 +131,15 @@ def differences(adapter, peer: Peer) -> list[str]:
                 "rate point: bench's ratio r, CompressAI's compression_level r / 2 (libopenjpeg rate 2 x level)"]
     elif isinstance(adapter, ReferenceSoftware):
         s = adapter.spec
-        bench_colour = ("G, B, R planes (GBR coding), 4:4:4" if s.matrix == "rgb" else
-                        f"Y'CbCr {s.chroma} {s.bit_depth}-bit, {s.matrix.upper()} {s.range} range, rounded (numpy)")
-        out += [f"colour: bench {bench_colour}; CompressAI Y'CbCr 4:4:4 8-bit, BT.709 full range (its rgb2ycbcr), "
-                "truncated to integers on the way in and out",
+        out += [f"colour: bench {bench_colour(s)} (numpy); CompressAI Y'CbCr 4:4:4 8-bit, BT.709 full range (its "
+                "rgb2ycbcr), truncated to integers on the way in and out",
                 f"bit depths: bench --InputBitDepth=--InternalBitDepth=--OutputBitDepth={s.bit_depth}; CompressAI "
                 "--InputBitDepth=8, the cfg's InternalBitDepth, decoder -d 8",
                 "same encoder and decoder binaries (linked into CompressAI's build dir under the names it expects), "
                 "same cfg file"]
+        if s.chroma != "444":
+            out.append(f"chroma: bench codes {fmt_chroma(s.chroma)}, CompressAI always 4:4:4, so the BD-rate also measures "
+                       "the subsampling choice; codec.params.chroma=444 compares the same format")
         if isinstance(adapter, HM):
             out += [f"CrossComponentPrediction: bench gives --CrossComponentPrediction={int(s.chroma == '444')} on the "
                     "command line; CompressAI's command line has no place for it, so the audit's cfg copy for CompressAI "
