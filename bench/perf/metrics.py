@@ -1,7 +1,7 @@
 """Time per 768x512 picture per metric (a benchmark script, not a test): prints numbers, asserts nothing.
 
     bench perf metrics [--kodak ../shared/datasets/kodak] [--images 4] [--batch 4]
-                                 [--metrics psnr ms_ssim lpips lpips_vgg dists vmaf flip] [--device cpu]
+                                 [--metrics psnr ms_ssim lpips ... nlpd psnr_hvs vsi] [--device cpu]
 
 Pictures: the first N Kodak pictures (768x512 or 512x768; portrait ones are turned) or, without
 Kodak, scikit-image photos resized to 768x512; distorted copies are JPEG quality 30.  Each metric is
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-ALL = ["psnr", "ms_ssim", "lpips", "lpips_vgg", "dists", "vmaf", "flip"]
+ALL = ["psnr", "ms_ssim", "lpips", "lpips_vgg", "dists", "vmaf", "flip",
+       "ms_ssim_y", "fsim", "gmsd", "vif", "vifp", "iw_ssim", "nlpd", "psnr_hvs", "vsi"]
 
 
 def pictures(kodak: str | None, n: int) -> tuple[np.ndarray, np.ndarray, str]:
