@@ -122,8 +122,11 @@ def test_ms_ssim_y_is_jpeg_ais_pytorch_msssim_call_on_10_bit_bt709_codes():
     ref = natural_crop(200, 240)
     dec = _noisy(ref, 10)
     ours = metrics.compute(ref, dec, names=["ms_ssim_y"])
-    codes = lambda a: torch.from_numpy(np.floor((a.astype(np.float64) @ [0.2126, 0.7152, 0.0722]) / 255 * 1023 + 0.5)  # noqa: E731
-                                       .astype(np.float32))[None, None]
+
+    def codes(a):  # JPEG AI: Y' = BT.709 of RGB in [0, 1], full range, rounded to 10 bits, times 1023
+        y = np.floor((a.astype(np.float64) @ [0.2126, 0.7152, 0.0722]) / 255 * 1023 + 0.5)
+        return torch.from_numpy(y.astype(np.float32))[None, None]
+
     expected = ms_ssim(codes(ref), codes(dec), data_range=1023, size_average=False).item()
     assert ours["ms_ssim_y"] == pytest.approx(expected, abs=1e-6)
     assert ours["ms_ssim_y_db"] == pytest.approx(-10 * np.log10(1 - expected), abs=1e-4)

@@ -4,8 +4,9 @@ variant), through piq 0.8.0: the VIF that JPEG AI's framework reports.
 JPEG AI's Call for Evidence and its objective quality assessment framework list "VIF" as VIFp: the
 framework calls IQA_pytorch's `VIFs` (pixel domain) on Y'.  piq's `vif_p` computes the same index
 (4 scales of Gaussian windows, sigma_n^2 = 2 on the [0, 255] scale): the two agree within 1e-4 (4e-7 on
-a Kodak picture, 3e-5 at most on the test crops, where they treat near-zero variances differently).  It is not the wavelet VIF of the official calibration values (bench metric `vif`), from
-which it differs by up to 0.053 on the calibration pairs: keep the two apart.
+a Kodak picture, 3e-5 at most on the test crops, where they treat near-zero variances differently).
+It is not the wavelet VIF of the official calibration values (bench metric `vif`), from which it
+differs by up to 0.053 on the calibration pairs: keep the two apart.
 
   - Input: the luma plane of `bench.metrics.luma` (Y' of `metric_matrix`, full range, rounded to 10
     bits) as one channel, float [0, 1], data_range=1 (piq rescales to [0, 255]).
