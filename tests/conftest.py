@@ -3,13 +3,15 @@ with the reason when it is absent."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ../shared beside the checkout; LIC_BENCH_SHARED names it for a checkout elsewhere (a git worktree)
+SHARED = Path(os.environ.get("LIC_BENCH_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 KODAK = SHARED / "datasets" / "kodak"
 REFERENCE = SHARED / "reference" / "compressai-results" / "image" / "kodak"
 

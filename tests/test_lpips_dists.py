@@ -14,9 +14,9 @@ import pytest
 
 from bench import metrics
 from bench.core.errors import BenchError
-from tests.conftest import natural_crop
+from tests.conftest import SHARED, natural_crop
 
-CALIB = Path(__file__).resolve().parents[2] / "shared" / "reference" / "iqa-calibration"
+CALIB = SHARED / "reference" / "iqa-calibration"
 PAIRS = ["I03", "I04", "I06", "I08", "I19"]
 
 

@@ -11,6 +11,18 @@ Choose them with Hydra, `metrics=[psnr,ms_ssim,lpips,dists,vmaf,flip]` (default 
 | dists       | dists                                       | lower  | dists.py      |
 | vmaf        | vmaf (libvmaf vmaf_v0.6.1)                  | higher | vmaf.py       |
 | flip        | flip (NVIDIA FLIP, LDR)                     | lower  | flip.py       |
+| ms_ssim_y   | ms_ssim_y, ms_ssim_y_db (Y', JPEG AI's)     | higher | ms_ssim_y.py  |
+| fsim        | fsim, fsim_db (FSIMc, piq)                  | higher | fsim.py       |
+| gmsd        | gmsd (Y', piq)                              | lower  | gmsd.py       |
+| vif         | vif (wavelet VIF, vifvec on pyrtools)       | higher | vif.py        |
+| vifp        | vifp (pixel VIF, piq; JPEG AI's VIF)        | higher | vifp.py       |
+| iw_ssim     | iw_ssim, iw_ssim_db (Y', piq)               | higher | iw_ssim.py    |
+| nlpd        | nlpd (Y', IQA_pytorch 0.1: JPEG AI's)       | lower  | nlpd.py       |
+| psnr_hvs    | psnr_hvs, psnr_hvsm (Y', psnr-hvsm)         | higher | psnr_hvs.py   |
+| vsi         | vsi, vsi_db (piq)                           | higher | vsi.py        |
+
+The luma metrics (Y') all read the plane of `bench.metrics.luma`: Y' of `metric_matrix`, full range,
+rounded to 10 bits, as JPEG AI's objective quality assessment framework makes it.
 
 Every numeric column is declared once, in its module's `SPECS` (direction, unit, value range, input
 range, colour space, dB form, kind, label), and read from here by the store, the plots, BD, the
@@ -47,6 +59,16 @@ REGISTRY = {
     "dists": "bench.metrics.dists",
     "vmaf": "bench.metrics.vmaf",
     "flip": "bench.metrics.flip",
+    # JPEG AI's objective metrics (and GMSD, VSI), offline; calibration in tests/test_jpeg_ai_metrics.py
+    "ms_ssim_y": "bench.metrics.ms_ssim_y",
+    "fsim": "bench.metrics.fsim",
+    "gmsd": "bench.metrics.gmsd",
+    "vif": "bench.metrics.vif",
+    "vifp": "bench.metrics.vifp",
+    "iw_ssim": "bench.metrics.iw_ssim",
+    "nlpd": "bench.metrics.nlpd",
+    "psnr_hvs": "bench.metrics.psnr_hvs",
+    "vsi": "bench.metrics.vsi",
 }
 ENTRY_POINT_GROUP = "lic_bench.metrics"
 DEFAULT = ("psnr", "ms_ssim")  # what a sweep measures unless `metrics=[...]` says otherwise
