@@ -204,3 +204,20 @@ def test_format_matrix_prints_the_new_statistics():
     _, res = B.bd_matrix(df, None, ["psnr_rgb"], n_boot=50)
     text = B.format_matrix(res)
     assert "per-image mean" in text and "P(fewer bits)" in text and "leave-one-point-out" in text
+
+
+def test_matched_rate_has_its_own_paired_test_and_no_bd_rate_statistics():
+    # the test is 12 dB above the anchor at equal rate on four images and 8 dB on one: never a common quality range
+    rate = np.array([0.1, 0.2, 0.4, 0.8])
+    q = 30 + 8 * np.log10(rate)
+    gaps = [12.0, 12.0, 12.0, 12.0, 8.0]
+    df = frame({"anchor": [(rate, q)] * 5, "test": [(rate, q + g) for g in gaps]})
+    _, (r,) = B.bd_matrix(df, "anchor", ["psnr_rgb"], n_boot=400, seed=2)
+    assert r.basis == "matched rate" and r.bd_metric == pytest.approx(np.mean(gaps), abs=1e-9)
+    assert np.isnan(r.p_fewer_bits) and np.isnan(r.bd_rate_ci[0])  # nothing about a BD-rate that does not exist
+    assert r.p_better_equal_rate == 1.0
+    # lower-is-better metric: a larger value at equal rate is worse
+    df2 = frame({"anchor": [(rate, 0.5 - 0.1 * np.log2(rate / 0.1))] * 4, "test": [(rate, 0.9 - 0.1 * np.log2(rate / 0.1))] * 4},
+                metric="lpips_alex")
+    _, (r2,) = B.bd_matrix(df2, "anchor", ["lpips_alex"], n_boot=100)
+    assert r2.basis == "matched rate" and r2.bd_metric == pytest.approx(0.4, abs=1e-9) and r2.p_better_equal_rate == 0.0

@@ -30,6 +30,8 @@ What is computed (every number names its definition):
     codecs) in which the test's BD-rate against the anchor is negative, i.e. the bootstrap
     probability that the test needs fewer bits than the anchor at equal quality.  Resamples without
     a BD are left out and counted.  `paired_probabilities` gives it for every pair of codecs.
+    P(better at equal rate): the same for the BD-metric (the matched-rate difference), on the side of
+    0 that the metric's direction calls better; the paired test of the matched-rate fallback.
   - Sensitivity: the BD-rate of the mean curves under pchip, akima and cubic, and under the chosen
     method with each single rate point left out of one of the two curves (leave-one-point-out, a
     curve keeps at least 3 points); each with its range (min, max).  A range is flagged when it is
@@ -37,7 +39,8 @@ What is computed (every number names its definition):
   - Matched rate: when the curves share no quality range (BD-rate undefined) but do share a rate
     range, the comparison falls back to the metric difference at equal rate: test - anchor averaged
     over the common log10(bpp) range, the BD-metric definition (same interpolation), with its
-    bootstrap CI; the result says `basis = "matched rate"`.
+    bootstrap CI and P(better at equal rate); the result says `basis = "matched rate"` and reports no
+    BD-rate CI or P(fewer bits) (resamples that happen to overlap would describe other curves).
 
 Why a vectorised PCHIP beside the package: the package builds one scipy interpolator per call
 (~1.3 ms here), so 1000 resamples x every codec x every metric would take tens of seconds to
@@ -402,6 +405,7 @@ class Comparison:
     p_fewer_bits: float = math.nan
     p_more_bits: float = math.nan  # fraction with BD-rate > 0 (the rest: exact ties)
     n_boot_valid: int = 0
+    p_better_equal_rate: float = math.nan  # fraction of the resamples with BD-metric on the better side of 0
     sensitivity: "Sensitivity | None" = None
     basis: str = "BD-rate"  # "BD-rate", "matched rate" (no common quality range) or "none"
 
@@ -439,7 +443,8 @@ class Comparison:
             "per_image_mean": self.per_image_mean, "per_image_mean_ci_low": self.per_image_mean_ci[0],
             "per_image_mean_ci_high": self.per_image_mean_ci[1], "per_image_median_ci_low": self.per_image_median_ci[0],
             "per_image_median_ci_high": self.per_image_median_ci[1], "per_image_undefined": self.per_image_undefined,
-            "p_fewer_bits": self.p_fewer_bits, "n_boot_valid": self.n_boot_valid, "basis": self.basis,
+            "p_fewer_bits": self.p_fewer_bits, "n_boot_valid": self.n_boot_valid,
+            "p_better_equal_rate": self.p_better_equal_rate, "basis": self.basis,
             **(s.row() if s is not None else {}),
             "warnings": " | ".join(self.warnings),
         }
@@ -510,13 +515,18 @@ def compare(anchor: Curves, test: Curves, *, method: str = "pchip", n_boot: int 
 
     if n_boot > 0 and n_images > 1 and base.basis != "none":
         boot = _bootstrap(a, t, hib, method, n_boot, seed, min_overlap, (base.bd_rate, base.bd_metric))
-        base.bd_rate_ci, base.bd_metric_ci = _percentiles(boot.rates, ci), _percentiles(boot.metrics, ci)
+        base.bd_metric_ci = _percentiles(boot.metrics, ci)
         base.n_boot, base.n_boot_failed = n_boot, int((~np.isfinite(boot.rates)).sum())
-        ok = np.isfinite(boot.rates)
-        base.n_boot_valid = int(ok.sum())
-        if base.n_boot_valid:
-            base.p_fewer_bits = float(np.mean(boot.rates[ok] < 0))
-            base.p_more_bits = float(np.mean(boot.rates[ok] > 0))
+        okm = np.isfinite(boot.metrics)
+        if okm.any():  # the matched-rate analogue of P(fewer bits): better at equal rate, in the metric's direction
+            base.p_better_equal_rate = float(np.mean((boot.metrics[okm] if hib else -boot.metrics[okm]) > 0))
+        if base.basis == "BD-rate":  # no mean-curve BD-rate: none of its resamples is reported either
+            base.bd_rate_ci = _percentiles(boot.rates, ci)
+            ok = np.isfinite(boot.rates)
+            base.n_boot_valid = int(ok.sum())
+            if base.n_boot_valid:
+                base.p_fewer_bits = float(np.mean(boot.rates[ok] < 0))
+                base.p_more_bits = float(np.mean(boot.rates[ok] > 0))
         if base.per_image and boot.idx is not None:
             pi = np.array([base.per_image[i] for i in common], dtype=float)
             with warnings.catch_warnings():
@@ -705,6 +715,9 @@ def format_matrix(results: Sequence[Comparison]) -> str:
         row = [c]
         for m in metrics:
             r = by.get((c, m))
+            if r is not None and r.basis == "matched rate":
+                row.append(f"matched rate {r.bd_metric:+.3f} {r.unit}".rstrip() + f" {fmt_ci(*r.bd_metric_ci, digits=3)}".replace(" n/a", "") + " !")
+                continue
             row.append("" if r is None else f"{fmt_pct(r.bd_rate)} {fmt_ci(*r.bd_rate_ci, digits=1)}".replace(" n/a", "") + (" !" if r and r.warnings else ""))
         cells.append(row)
     lines += align(cells)
@@ -718,7 +731,8 @@ def format_matrix(results: Sequence[Comparison]) -> str:
     lines.append("Aggregations and paired test (BD-rate %): mean curves = BD of the dataset-averaged curves; per-image mean /")
     lines.append("median = over the images' own BD-rates; P(fewer bits) = fraction of bootstrap resamples with BD-rate < 0;")
     lines.append("sensitivity: range over pchip/akima/cubic and over leave-one-point-out subsets, '*' = wider than the CI;")
-    lines.append("matched rate = no common quality range: test - anchor at equal rate in the metric's unit instead.")
+    lines.append("matched rate = no common quality range: test - anchor at equal rate in the metric's unit instead, with")
+    lines.append("P(better at equal rate) = fraction of resamples in which that difference favours the test.")
     cells = [["codec", "metric", "mean curves", "per-image mean", "per-image median", "P(fewer bits)", "methods", "leave-one-point-out"]]
     for r in results:
         if r.test == anchor:
@@ -730,8 +744,10 @@ def format_matrix(results: Sequence[Comparison]) -> str:
                 lo, hi = s.range(which)
                 rng[k] = "n/a" if not np.isfinite(lo) else f"[{lo:+.2f}, {hi:+.2f}]" + ("*" if s.wider_than_ci(which) else "")
         head = (fmt_pct(r.bd_rate) if r.basis != "matched rate" else f"matched rate {r.bd_metric:+.3f} {r.unit}".rstrip())
-        cells.append([r.test, r.metric, head, fmt_pct(r.per_image_mean), fmt_pct(r.per_image_median),
-                      "n/a" if not np.isfinite(r.p_fewer_bits) else f"{r.p_fewer_bits:.3f}", *rng])
+        und = f" ({r.per_image_undefined} of {len(r.per_image)} undefined)" if r.per_image_undefined else ""
+        p = (f"{r.p_fewer_bits:.3f}" if np.isfinite(r.p_fewer_bits) else
+             f"n/a; better at equal rate {r.p_better_equal_rate:.3f}" if np.isfinite(r.p_better_equal_rate) else "n/a")
+        cells.append([r.test, r.metric, head, fmt_pct(r.per_image_mean) + und, fmt_pct(r.per_image_median), p, *rng])
     lines += align(cells)
     lines.append("")
     lines.append("RD points (mean over the images used; point: bpp / metric):")

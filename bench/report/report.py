@@ -151,7 +151,8 @@ BD_DEFINITIONS = """Definitions (each column below names one of them):
   result more than the choice of images does.
 - **matched rate**: where the two curves share no quality range there is no BD-rate; the codecs are compared at equal rate
   instead: test - anchor in the metric's unit, averaged over the common log10(bpp) range (the BD-metric definition), with its
-  CI; such cells say "matched rate".
+  CI; such cells say "matched rate". Their paired test, **better at equal rate**, is the fraction of the resamples in which
+  that difference favours the codec.
 - **BD-metric**: test - anchor at equal rate, averaged over the common log10(bpp) range, in the metric's unit.
 """
 
@@ -202,7 +203,8 @@ def _bd_section(results: list[Comparison], anchor: str, method: str, n_boot: int
             pim = f"{fmt_pct(r.per_image_mean)} {fmt_ci(*r.per_image_mean_ci, digits=1)}".replace(" n/a", "") if r.per_image else "n/a"
             pimed = f"{fmt_pct(r.per_image_median)} {fmt_ci(*r.per_image_median_ci, digits=1)}".replace(" n/a", "") if r.per_image else "n/a"
             undefined = f" ({r.per_image_undefined} undefined)" if r.per_image_undefined else ""
-            rows.append([f"`{r.test}`", head, head_ci, pim + undefined, pimed, _p(r.p_fewer_bits),
+            pf = _p(r.p_fewer_bits) if r.basis != "matched rate" else f"n/a; better at equal rate: {_p(r.p_better_equal_rate)}"
+            rows.append([f"`{r.test}`", head, head_ci, pim + undefined, pimed, pf,
                          f"{r.bd_metric:+.3f}" if np.isfinite(r.bd_metric) else "n/a", fmt_ci(*r.bd_metric_ci, digits=3),
                          r.n_images, "!" if r.warnings else ""])
         out.append("Aggregations and paired test:\n")
