@@ -203,3 +203,25 @@ def test_page_names_are_safe_and_unique():
     names = pages.page_names([("a", "x/y"), ("a", "x_y"), ("a", "z")])
     assert names[("a", "x/y")] == "x_y" and names[("a", "x_y")] == "x_y_" and names[("a", "z")] == "z"
     assert pages.page_names([("d1", "i"), ("d2", "i")]) == {("d1", "i"): "d1_i", ("d2", "i"): "d2_i"}
+
+
+def test_the_default_target_is_the_reference_point_the_others_match_best():
+    img = pd.DataFrame([{"codec": "learned", "point": p, "bpp": b} for p, b in ((1, 0.2), (2, 0.35), (3, 0.6))]
+                       + [{"codec": "hevc", "point": p, "bpp": b} for p, b in ((37, 0.15), (32, 0.3), (27, 0.62))])
+    # inside the common range [0.2, 0.6] the learned codec has 0.2 (gap log(0.2/0.15)=0.29), 0.35 (0.15) and 0.6 (0.03)
+    target, how, rows = P.matched_rows(img, ["learned", "hevc"], reference="learned")
+    assert target == 0.6 and rows["hevc"]["point"] == 27 and "closest" in how
+
+
+def test_the_region_keeps_off_the_picture_edge_when_it_can():
+    orig = np.full((120, 160, 3), 128, np.uint8)
+    rec = orig.copy()
+    rec[:4, :] = 0  # a border artefact: the largest difference, on the edge
+    rec[60:70, 90:100] = 0  # a smaller one inside
+    x, y, w, h = P.region_where_tiles_differ(orig, [rec], 32)
+    assert y >= P.MARGIN and x >= P.MARGIN and x <= 90 and x + w >= 100 and y <= 60 and y + h >= 70
+    # a picture too small for the margin: the whole range is searched
+    small = np.full((40, 40, 3), 128, np.uint8)
+    r2 = small.copy()
+    r2[:4, :4] = 0
+    assert P.region_where_tiles_differ(small, [r2], 32)[:2] == (0, 0)

@@ -4,7 +4,7 @@ shows the panels and links the pages.
     report_files/images/<image>.html      the image's panels, its own RD curves (the panel's points
                                           ringed), its rows and its per-image BD-rates
     report_files/images/<image>_panel.png the panel (bench.report.panels)
-    report_files/images/<image>_rd.png    its RD curves (+ .svg)
+    report_files/images/<image>_rd.png    its RD curves
     report_files/images/<image>_where.png the whole picture with the panel's region outlined (index)
     report_files/images/panels.csv        every tile shown: image, codec, point, bpp, target, region, source
 """
@@ -21,7 +21,7 @@ import pandas as pd
 from bench import metrics as M
 from bench.core.files import atomic_write_bytes
 from bench.core.text import md_table
-from bench.report.figures import axis_label, save_figure, styles
+from bench.report.figures import axis_label, styles
 from bench.report.markdown import markdown_to_html
 from bench.report.panels import Panel, PanelOptions, codec_labels, panel_metric_columns, safe_name
 
@@ -93,11 +93,15 @@ def image_rd_figure(img: pd.DataFrame, metrics: Sequence[str], out_stem: Path, n
         labs.append("shown in the panel (dotted: its target rate)")
     fig.legend(handles, labs, loc="lower center", ncol=min(3, len(labs)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.04 * math.ceil(len(labs) / 3) / max(1, nrows), 1, 1))
-    return save_figure(fig, out_stem)
+    png = out_stem.with_suffix(".png")  # PNG only: one figure per image, the SVG would double the report's time
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, bbox_inches="tight")
+    plt.close(fig)
+    return [png]
 
 
-def _where_thumb(panel: Panel, original: np.ndarray | None, path: Path, width: int = 160) -> bool:
-    """The whole picture, small, with the panel's region outlined (the index's thumbnail)."""
+def _where_thumb(panel: Panel, original: np.ndarray | None, path: Path, box: tuple[int, int] = (160, 110)) -> bool:
+    """The whole picture fitted into `box`, with the panel's region outlined (the index's thumbnail)."""
     if original is None or panel.region[2] == 0:
         return False
     import io
@@ -105,13 +109,13 @@ def _where_thumb(panel: Panel, original: np.ndarray | None, path: Path, width: i
     from PIL import Image, ImageDraw
 
     H, W = original.shape[:2]
-    s = width / W
-    im = Image.fromarray(original).resize((width, max(1, round(H * s))), Image.LANCZOS)
+    s = min(box[0] / W, box[1] / H)
+    im = Image.fromarray(original).resize((max(1, round(W * s)), max(1, round(H * s))), Image.LANCZOS)
     d = ImageDraw.Draw(im)
     x, y, w, h = panel.region
     d.rectangle([x * s - 1, y * s - 1, (x + w) * s + 1, (y + h) * s + 1], outline="#ffdd00", width=2)
     buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True)
+    im.save(buf, format="PNG", compress_level=6)
     atomic_write_bytes(path, buf.getvalue())
     return True
 
@@ -194,7 +198,7 @@ def write_pages(df: pd.DataFrame, fig_dir: Path, panels: Sequence[Panel], *, nam
         if rd:
             md.append("## RD curves of this image\n")
             md.append(f"Each codec's rows for this image only (no averaging); ringed: the points in the panel.\n\n"
-                      f"![RD curves of {image}]({rd[0].name}) ([SVG]({rd[1].name}))\n")
+                      f"![RD curves of {image}]({rd[0].name})\n")
         md.append("## Rows\n")
         md.append("Whole-image values as measured by the sweep.\n\n" + _rows_table(img, names, cols, mine) + "\n")
         bd = _bd_table(results, dataset, image, several)
@@ -229,8 +233,8 @@ def report_section(panels: Sequence[Panel], pages: dict[tuple[str, str], Path], 
     out = ["## Visual comparisons at matched rate\n"]
     target = (f"the rate{'s' if len(options.target_bpp) > 1 else ''} {', '.join(f'{b:g}' for b in options.target_bpp)} bpp"
               if options.target_bpp else
-              (f"`{options.match}`'s point" if options.match else "the learned codec's lowest point inside the rate range every "
-               "codec covers (else the anchor's)"))
+              (f"`{options.match}`'s point" if options.match else "a point of the learned codec (else of the anchor): the one "
+               "inside the rate range every codec covers where the other codecs' nearest points come closest"))
     out.append(f"Each panel shows one image: the original and every codec's reconstruction at its rate point nearest "
                f"{target} (nearest in log bpp; a tile more than 20 % away says so in red), cropped to one region: "
                + ("the window where the tiles differ most (largest mean variance across the original and the reconstructions)"
@@ -267,8 +271,12 @@ def report_section(panels: Sequence[Panel], pages: dict[tuple[str, str], Path], 
             rate = f"{p.target_bpp:.3f}" if p else ""
             region = (f"{p.region[0]},{p.region[1]} {p.region[2]}x{p.region[3]}" if p and p.path else
                       ("; ".join(p.notes)[:80] if p else "no panel"))
-            rows.append([f"[{key[1]}]({files}/{FOLDER}/{page.name})", where, rate, region])
-        out.append(md_table(["image (page)", "the region, outlined", "target bpp", "region x,y w x h"], rows))
+            gap = ""
+            if p and p.tiles:
+                far = max(p.tiles, key=lambda t: abs(math.log(float(t.row["bpp"]) / p.target_bpp)))
+                gap = f"{float(far.row['bpp']) / p.target_bpp - 1:+.0%} (`{far.codec}`)"
+            rows.append([f"[{key[1]}]({files}/{FOLDER}/{page.name})", where, rate, gap, region])
+        out.append(md_table(["image (page)", "the region, outlined", "target bpp", "largest rate gap", "region x,y w x h"], rows))
         out.append(f"\nEvery tile shown: `{files}/{FOLDER}/panels.csv`.\n")
     if missing:
         out.append("\nNot shown:\n\n" + "\n".join(f"- {m}" for m in missing[:20]) + "\n")

@@ -6,14 +6,16 @@ cropped to one region, side by side, each tile labelled with what the rows measu
 **Matched rate.** A panel has a target rate per image.  `--panel-bpp 0.25 0.5` asks for one panel per
 target; otherwise the target is a reference codec's point: `--panel-match CODEC[:POINT]`, by default
 the learned codec of the sweep (adapter under `bench.codecs.learned`; the first by name when there are
-several), else the anchor, at its lowest point whose bpp lies inside the rate range every codec covers
-on that image (low rates show the artefacts; inside the common range every codec has a near point).
+several), else the anchor, at its point inside the rate range every codec covers on that image where
+the other codecs' nearest points come closest (the smallest largest log-rate gap; the lowest such
+point on a tie), so that the tiles are as near to equal rate as the sweep's points allow.
 Every codec then shows its point nearest the target in log(bpp); a tile more than 20 % off the target
 says so in red.
 
 **Region.** `auto` (default): the crop x crop window where the tiles of the panel differ most, i.e.
 the largest window mean of the per-pixel variance across the tiles (original included; sum over
-R, G, B), found exactly over every position with an integral image.  This is where the panel has the
+R, G, B), found exactly over every position with an integral image; windows within 16 px of the
+picture's edge are left out when the picture is large enough (padding and scanner borders).  This is where the panel has the
 most to show, wherever the codecs' errors differ (blur against blocking, ringing, colour shifts).
 `lpips`: the window where the codecs' LPIPS maps (LPIPS v0.1 alex with spatial output, the `lpips`
 package's own `spatial=True` path) disagree most, max - min over codecs of the window mean.  Or the
@@ -149,9 +151,18 @@ def matched_rows(img: pd.DataFrame, codecs_: Sequence[str], *, target: float | N
             lo = max(img[img["codec"] == c]["bpp"].min() for c in have)
             hi = min(img[img["codec"] == c]["bpp"].max() for c in have)
             inside = g[(g["bpp"] >= lo) & (g["bpp"] <= hi)]
-            row = inside.iloc[0] if len(inside) else g.iloc[0]
-            how = (f"{ref} {_point_text(row)} (its lowest point inside the rate range every codec covers)" if len(inside)
-                   else f"{ref} {_point_text(row)} (its lowest point; none lies inside the rate range every codec covers)")
+            cands = inside if len(inside) else g
+            others = [np.log(img[img["codec"] == c]["bpp"].to_numpy(float)) for c in have if c != ref]
+
+            def worst(b: float) -> float:  # the largest log-rate gap between the target and another codec's nearest point
+                return max((float(np.min(np.abs(o - math.log(b)))) for o in others), default=0.0)
+
+            gaps = [worst(b) for b in cands["bpp"]]
+            row = cands.iloc[int(np.argmin(gaps))]  # the first (lowest rate) of equal ones
+            how = (f"{ref} {_point_text(row)} (its point inside the rate range every codec covers where the others' "
+                   "nearest points are closest)" if len(inside) else
+                   f"{ref} {_point_text(row)} (no point of it lies inside the rate range every codec covers; the one where "
+                   "the others' nearest points are closest)")
         target = float(row["bpp"])
     return float(target), how, {c: _nearest(img[img["codec"] == c], target) for c in have}
 
@@ -166,15 +177,27 @@ def _window_sums(a: np.ndarray, h: int, w: int) -> np.ndarray:
     return s[h:, w:] - s[:-h, w:] - s[h:, :-w] + s[:-h, :-w]
 
 
+MARGIN = 16  # windows keep this far from the picture's edges when it is large enough (padding, scanner borders)
+
+
+def _best_window(sums: np.ndarray, h: int, w: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of the largest window score, among the windows at least MARGIN px inside the picture when
+    there are such windows: picture edges carry padding and scanner borders, rarely what a reader wants to see."""
+    H, W = shape
+    my = MARGIN if H - h >= 2 * MARGIN else 0
+    mx = MARGIN if W - w >= 2 * MARGIN else 0
+    inner = sums[my:sums.shape[0] - my, mx:sums.shape[1] - mx]
+    y, x = np.unravel_index(int(np.argmax(inner)), inner.shape)
+    return int(x + mx), int(y + my), int(w), int(h)
+
+
 def region_where_tiles_differ(original: np.ndarray, recs: Sequence[np.ndarray], size: int) -> tuple[int, int, int, int]:
     """(x, y, w, h) of the size x size window with the largest mean over its pixels of the variance across the
     tiles (the original and every reconstruction; summed over R, G, B)."""
     stack = np.stack([original, *recs]).astype(np.float64)
     score = stack.var(axis=0).sum(axis=-1)
     h, w = min(size, score.shape[0]), min(size, score.shape[1])
-    sums = _window_sums(score, h, w)
-    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    return int(x), int(y), int(w), int(h)
+    return _best_window(_window_sums(score, h, w), h, w, score.shape)
 
 
 def lpips_map(original: np.ndarray, rec: np.ndarray, device: str = "cpu") -> np.ndarray:
@@ -202,9 +225,7 @@ def region_where_lpips_differs(original: np.ndarray, recs: Sequence[np.ndarray],
     maps = np.stack([lpips_map(original, r) for r in recs])
     h, w = min(size, maps.shape[1]), min(size, maps.shape[2])
     means = np.stack([_window_sums(m, h, w) for m in maps])
-    spread = means.max(0) - means.min(0)
-    y, x = np.unravel_index(int(np.argmax(spread)), spread.shape)
-    return int(x), int(y), int(w), int(h)
+    return _best_window(means.max(0) - means.min(0), h, w, maps.shape[1:])
 
 
 def parse_region(text: str, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -427,7 +448,7 @@ def render(panel: Panel, original: np.ndarray, options: PanelOptions, metric_col
             d.text((cx, yy), ln, fill=colour, font=font)
             yy += line_h[id(font)]
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
 
 
