@@ -116,6 +116,8 @@ def test_bd_section_names_every_statistic_and_falls_back_to_matched_rate(tmp_pat
     far["codec"], far["psnr_rgb"] = "far", far["psnr_rgb"] + 20
     sweep = write_sweep(tmp_path / "s", pd.concat([df, far]))
     md = build_markdown(sweep, n_boot=60, metrics=["psnr_rgb"], panels=None)
+    assert "Visual comparisons" not in md  # panels=None: no section, no pages
+    assert not (sweep / "report_files" / "images").exists()
     for needle in ("Definitions (each column below names one of them)", "**BD-rate, mean curves**", "**per-image mean / median**",
                    "**P(fewer bits)**", "**leave-one-point-out**", "**matched rate**", "Aggregations and paired test:",
                    "per-image mean % [95 % CI]", "Sensitivity of the mean-curve result", "methods range",
