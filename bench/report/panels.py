@@ -50,6 +50,7 @@ from bench.report.figures import styles
 from bench.report.pictures import Missing, Originals, reconstruction
 
 RATE_MISMATCH = 0.20  # a tile farther than this (relative) from the target bpp is flagged
+MIN_CELL = 260  # px: a cell is at least this wide, so that small crops still get readable labels
 LEARNED_MODULE = "bench.codecs.learned"
 
 
@@ -59,7 +60,7 @@ class PanelOptions:
     match: str | None = None  # reference codec, "CODEC" or "CODEC:POINT"; None: the learned codec, else the anchor
     region: str = "auto"  # auto | lpips | "x,y,w,h"
     crop: int = 128  # side of the square crop, pixels of the original
-    zoom: int = 0  # integer enlargement; 0: the largest one that keeps a tile at most 288 px
+    zoom: int = 0  # integer enlargement; 0: the one that brings a tile nearest 288 px
     error_maps: bool = True
     images: Sequence[str] | None = None  # image names (None: every image)
     codecs: Sequence[str] | None = None  # codecs and their order (None: every codec, by name)
@@ -348,9 +349,10 @@ def render(panel: Panel, original: np.ndarray, options: PanelOptions, metric_col
 
     fonts = _fonts()
     x, y, w, h = panel.region
-    zoom = options.zoom or max(1, 288 // max(w, h))
+    zoom = options.zoom or max(1, round(288 / max(w, h)))
     tw, th = w * zoom, h * zoom
-    cell_w = tw * (2 if options.error_maps else 1) + (6 if options.error_maps else 0)
+    content_w = tw * (2 if options.error_maps else 1) + (6 if options.error_maps else 0)  # tile (+ error map)
+    cell_w = max(content_w, MIN_CELL)  # room for the labels
     cols = options.columns or (2 if options.error_maps else 4)
     pad, gap = 14, 18
     crop = lambda a: a[y:y + h, x:x + w]  # noqa: E731
@@ -434,15 +436,15 @@ def render(panel: Panel, original: np.ndarray, options: PanelOptions, metric_col
         elif kind == "context":
             context(cx, cy, tw, th)
         elif t.rgb is None:
-            d.rectangle([cx, cy, cx + cell_w - 1, cy + th - 1], fill="#eeeeee", outline="#bbbbbb")
-            for j, ln in enumerate(_wrap(d, "no picture: " + t.missing, fonts["small"], cell_w - 16)[: max(1, (th - 16) // 15)]):
+            d.rectangle([cx, cy, cx + content_w - 1, cy + th - 1], fill="#eeeeee", outline="#bbbbbb")
+            for j, ln in enumerate(_wrap(d, "no picture: " + t.missing, fonts["small"], content_w - 16)[: max(1, (th - 16) // 15)]):
                 d.text((cx + 8, cy + 8 + 15 * j), ln, fill="#aa0000", font=fonts["small"])
         else:
             img.paste(Image.fromarray(_enlarge(crop(t.rgb), zoom)), (cx, cy))
             if options.error_maps:
                 img.paste(Image.fromarray(_enlarge(_error_image(errs[t.codec], vmax), zoom)), (cx + tw + 6, cy))
         if kind == "codec":  # the codec's colour, as in the RD plots
-            d.rectangle([cx, cy - 4, cx + cell_w - 1, cy - 1], fill=colours.get(t.codec, "#333"))
+            d.rectangle([cx, cy - 4, cx + content_w - 1, cy - 1], fill=colours.get(t.codec, "#333"))
         yy = cy + th + 6
         for ln, font, colour in lines:
             d.text((cx, yy), ln, fill=colour, font=font)
