@@ -29,8 +29,8 @@ def main(argv=None) -> int:
     v.add_argument("--panel-bpp", nargs="+", type=float, default=[], metavar="BPP",
                    help="one panel per target rate; each codec at its point nearest it (default: --panel-match)")
     v.add_argument("--panel-match", metavar="CODEC[:POINT]",
-                   help="target = this codec's point (default: the learned codec, else the anchor, at its lowest point "
-                        "inside the rate range every codec covers)")
+                   help="target = this codec's point (default: the learned codec, else the anchor, at its point inside the "
+                        "rate range every codec covers where the others' nearest points come closest)")
     v.add_argument("--panel-region", default="auto", metavar="auto|lpips|X,Y,W,H",
                    help="auto: where the tiles differ most; lpips: where the codecs' LPIPS maps differ most; or a region")
     v.add_argument("--panel-crop", type=int, default=128, help="side of the crop in pixels of the original (default 128)")
