@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pandas as pd
 import pytest
 
 from bench.report.figures import rd_plot
@@ -105,3 +106,26 @@ def test_hydra_callback_writes_the_report_once_per_sweep_folder(tmp_path, monkey
     cb.on_multirun_end(SimpleNamespace(out_dir=str(tmp_path / "elsewhere")))
     assert (sweep / "report.md").is_file() and (sweep / "report.html").is_file()
     assert capsys.readouterr().out.count("[bench] report:") == 1
+
+
+def test_bd_section_names_every_statistic_and_falls_back_to_matched_rate(tmp_path):
+    from bench.report.report import build_markdown
+
+    df = rows({"vvenc_420_10bit": 1.0, "x265_444_10bit": 1.1, "jpeg": 1.8}, n_images=4, noise=0.2)
+    far = df[df["codec"] == "jpeg"].copy()  # a codec 20 dB above the others: no common quality range
+    far["codec"], far["psnr_rgb"] = "far", far["psnr_rgb"] + 20
+    sweep = write_sweep(tmp_path / "s", pd.concat([df, far]))
+    md = build_markdown(sweep, n_boot=60, metrics=["psnr_rgb"], panels=None)
+    assert "Visual comparisons" not in md  # panels=None: no section, no pages
+    assert not (sweep / "report_files" / "images").exists()
+    for needle in ("Definitions (each column below names one of them)", "**BD-rate, mean curves**", "**per-image mean / median**",
+                   "**P(fewer bits)**", "**leave-one-point-out**", "**matched rate**", "Aggregations and paired test:",
+                   "per-image mean % [95 % CI]", "Sensitivity of the mean-curve result", "methods range",
+                   "### Paired test between every two codecs", "P(row < column)"):
+        assert needle in md, needle
+    summary = md.split("### Summary")[1].split("###")[0]
+    far_row = next(line for line in summary.splitlines() if line.startswith("| `far`"))
+    assert "matched rate +" in far_row and "dB" in far_row  # +20 dB at equal rate, said so
+    html = markdown_to_html(md)
+    assert "<li><strong>P(fewer bits)</strong>: the paired bootstrap probability" in html  # continuation lines joined
+    assert html.count('<div class="table-wrap"><table>') == html.count("<table>")

@@ -22,6 +22,25 @@ What is computed (every number names its definition):
   - Bootstrap CI (percentile): resample the images with replacement (seeded), recompute both mean
     curves on the resampled set, recompute the BD; report the 2.5 / 97.5 percentiles (95 %).
     Per-image BD-rate: the BD-rate of each image's own curve pair.
+  - Aggregations, side by side (they differ; DCVC reports both, JPEG AI the per-image mean):
+    "mean curves" = the BD of the dataset-averaged curves (above); "per-image mean" / "per-image
+    median" = the mean / median over images of the per-image BD-rates (images whose own curves give
+    no BD are left out and counted).  Their CIs come from the same bootstrap resamples of images.
+  - Paired test: P(fewer bits) = the fraction of bootstrap resamples (the same images for both
+    codecs) in which the test's BD-rate against the anchor is negative, i.e. the bootstrap
+    probability that the test needs fewer bits than the anchor at equal quality.  Resamples without
+    a BD are left out and counted.  `paired_probabilities` gives it for every pair of codecs.
+    P(better at equal rate): the same for the BD-metric (the matched-rate difference), on the side of
+    0 that the metric's direction calls better; the paired test of the matched-rate fallback.
+  - Sensitivity: the BD-rate of the mean curves under pchip, akima and cubic, and under the chosen
+    method with each single rate point left out of one of the two curves (leave-one-point-out, a
+    curve keeps at least 3 points); each with its range (min, max).  A range is flagged when it is
+    wider than the bootstrap CI (max - min > CI high - CI low).
+  - Matched rate: when the curves share no quality range (BD-rate undefined) but do share a rate
+    range, the comparison falls back to the metric difference at equal rate: test - anchor averaged
+    over the common log10(bpp) range, the BD-metric definition (same interpolation), with its
+    bootstrap CI and P(better at equal rate); the result says `basis = "matched rate"` and reports no
+    BD-rate CI or P(fewer bits) (resamples that happen to overlap would describe other curves).
 
 Why a vectorised PCHIP beside the package: the package builds one scipy interpolator per call
 (~1.3 ms here), so 1000 resamples x every codec x every metric would take tens of seconds to
@@ -287,6 +306,74 @@ def curves_from_published(pub, metric: str) -> Curves:
                   None, pub.dataset or "")
 
 
+# -------------------------------------------------------------------------------- sensitivity
+
+
+@dataclass
+class Sensitivity:
+    """How much one BD of the mean curves moves with the interpolation and with the choice of rate points.
+
+    methods: {method: (BD-rate %, BD-metric)} for pchip, akima and cubic.
+    leave_one_out: [(curve, point, BD-rate %, BD-metric)]: the chosen method with one point of one curve
+    ("anchor" or "test") left out; only curves with at least 3 points lose one."""
+
+    method: str
+    methods: dict[str, tuple[float, float]] = field(default_factory=dict)
+    leave_one_out: list[tuple[str, Any, float, float]] = field(default_factory=list)
+    ci_width: float = math.nan  # of the quantity the comparison reports (BD-rate, or the matched-rate delta)
+    quantity: str = "bd_rate"  # "bd_rate" or "bd_metric" (matched-rate fallback)
+
+    def _values(self, which: str) -> np.ndarray:
+        k = 0 if self.quantity == "bd_rate" else 1
+        vals = [v[k] for v in self.methods.values()] if which == "methods" else [v[2 + k] for v in self.leave_one_out]
+        vals = np.array(vals, dtype=float)
+        return vals[np.isfinite(vals)]
+
+    def range(self, which: str) -> tuple[float, float]:
+        """(min, max) of the reported quantity over the methods ('methods') or the leave-one-out subsets ('loo')."""
+        v = self._values(which)
+        return (float(v.min()), float(v.max())) if len(v) else (math.nan, math.nan)
+
+    def wider_than_ci(self, which: str) -> bool:
+        lo, hi = self.range(which)
+        return bool(np.isfinite(lo) and np.isfinite(self.ci_width) and (hi - lo) > self.ci_width)
+
+    def row(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for m in METHODS:
+            r, d = self.methods.get(m, (math.nan, math.nan))
+            out[f"bd_rate_{m}"], out[f"bd_metric_{m}"] = r, d
+        for which, name in (("methods", "method"), ("loo", "loo")):
+            lo, hi = self.range(which)
+            out[f"{name}_range_low"], out[f"{name}_range_high"] = lo, hi
+            out[f"{name}_range_wider_than_ci"] = self.wider_than_ci(which)
+        out["loo_n"] = len(self.leave_one_out)
+        out["sensitivity_quantity"] = self.quantity
+        return out
+
+
+def bd_sensitivity(a_pts: Sequence, ab, av, t_pts: Sequence, tb, tv, *, method: str = "pchip", higher_is_better: bool = True,
+                min_overlap: float = MIN_OVERLAP) -> Sensitivity:
+    """BD of one pair of (mean) curves under every interpolation method and every leave-one-point-out subset."""
+    ab, av, tb, tv = (np.asarray(x, dtype=float) for x in (ab, av, tb, tv))
+    out = Sensitivity(method)
+    kw = dict(higher_is_better=higher_is_better, min_overlap=min_overlap)
+    for m in METHODS:
+        r = bd(ab, av, tb, tv, method=m, **kw)
+        out.methods[m] = (r.bd_rate, r.bd_metric)
+    for side, pts, b, v in (("anchor", list(a_pts), ab, av), ("test", list(t_pts), tb, tv)):
+        if len(b) < 3:
+            continue
+        for j in range(len(b)):
+            keep = np.arange(len(b)) != j
+            if side == "anchor":
+                r = bd(ab[keep], av[keep], tb, tv, method=method, **kw)
+            else:
+                r = bd(ab, av, tb[keep], tv[keep], method=method, **kw)
+            out.leave_one_out.append((side, pts[j], r.bd_rate, r.bd_metric))
+    return out
+
+
 # ------------------------------------------------------------------------------ one comparison
 
 
@@ -310,9 +397,39 @@ class Comparison:
     warnings: list[str] = field(default_factory=list)
     anchor_points: list[tuple] = field(default_factory=list)  # (point, bpp, metric) of the mean curve
     test_points: list[tuple] = field(default_factory=list)
+    # aggregations of the per-image BD-rates, with CIs from the same bootstrap resamples
+    per_image_mean_ci: tuple[float, float] = (math.nan, math.nan)
+    per_image_median_ci: tuple[float, float] = (math.nan, math.nan)
+    per_image_metric: dict[str, float] = field(default_factory=dict)  # per-image BD-metric (matched-rate delta)
+    # paired test: fraction of the bootstrap resamples with BD-rate < 0 (over n_boot_valid resamples)
+    p_fewer_bits: float = math.nan
+    p_more_bits: float = math.nan  # fraction with BD-rate > 0 (the rest: exact ties)
+    n_boot_valid: int = 0
+    p_better_equal_rate: float = math.nan  # fraction of the resamples with BD-metric on the better side of 0
+    sensitivity: "Sensitivity | None" = None
+    basis: str = "BD-rate"  # "BD-rate", "matched rate" (no common quality range) or "none"
+
+    @property
+    def per_image_values(self) -> np.ndarray:
+        return np.array([v for v in self.per_image.values() if np.isfinite(v)])
+
+    @property
+    def per_image_mean(self) -> float:
+        pi = self.per_image_values
+        return float(pi.mean()) if len(pi) else math.nan
+
+    @property
+    def per_image_median(self) -> float:
+        pi = self.per_image_values
+        return float(np.median(pi)) if len(pi) else math.nan
+
+    @property
+    def per_image_undefined(self) -> int:
+        return sum(1 for v in self.per_image.values() if not np.isfinite(v))
 
     def row(self) -> dict[str, Any]:
-        pi = np.array([v for v in self.per_image.values() if np.isfinite(v)])
+        pi = self.per_image_values
+        s = self.sensitivity
         return {
             "anchor": self.anchor, "codec": self.test, "metric": self.metric, "unit": self.unit,
             "higher_is_better": self.higher_is_better, "method": self.method,
@@ -323,6 +440,12 @@ class Comparison:
             "per_image_q25": float(np.percentile(pi, 25)) if len(pi) else math.nan,
             "per_image_q75": float(np.percentile(pi, 75)) if len(pi) else math.nan,
             "per_image_min": float(pi.min()) if len(pi) else math.nan, "per_image_max": float(pi.max()) if len(pi) else math.nan,
+            "per_image_mean": self.per_image_mean, "per_image_mean_ci_low": self.per_image_mean_ci[0],
+            "per_image_mean_ci_high": self.per_image_mean_ci[1], "per_image_median_ci_low": self.per_image_median_ci[0],
+            "per_image_median_ci_high": self.per_image_median_ci[1], "per_image_undefined": self.per_image_undefined,
+            "p_fewer_bits": self.p_fewer_bits, "n_boot_valid": self.n_boot_valid,
+            "p_better_equal_rate": self.p_better_equal_rate, "basis": self.basis,
+            **(s.row() if s is not None else {}),
             "warnings": " | ".join(self.warnings),
         }
 
@@ -332,9 +455,11 @@ def _points(points, bpp, val) -> list[tuple]:
 
 
 def compare(anchor: Curves, test: Curves, *, method: str = "pchip", n_boot: int = 1000, seed: int = 0,
-            ci: float = 0.95, per_image: bool = True, min_overlap: float = MIN_OVERLAP) -> Comparison:
+            ci: float = 0.95, per_image: bool = True, min_overlap: float = MIN_OVERLAP, sensitivity: bool = True) -> Comparison:
     """BD of `test` against `anchor` on the mean curves of the images both have; with a bootstrap CI
-    over those images (when at least one side has per-image values) and per-image BD-rates."""
+    over those images (when at least one side has per-image values), per-image BD-rates and their
+    mean and median, the paired bootstrap probability P(fewer bits), the sensitivity to the method
+    and the rate points, and the matched-rate fallback when the curves share no quality range."""
     if anchor.metric != test.metric:
         raise ValueError(f"anchor is on {anchor.metric}, test on {test.metric}")
     info = metric_info(anchor.metric)
@@ -359,6 +484,7 @@ def compare(anchor: Curves, test: Curves, *, method: str = "pchip", n_boot: int 
                       ci_level=ci, n_images=n_images, warnings=notes)
     if a.bpp.shape[0] == 0 or t.bpp.shape[0] == 0:
         notes.append("no image has every point for both codecs")
+        base.basis = "none"
         return base
     ab, av = a.mean()
     tb, tv = t.mean()
@@ -366,33 +492,90 @@ def compare(anchor: Curves, test: Curves, *, method: str = "pchip", n_boot: int 
     res = bd(ab, av, tb, tv, method=method, higher_is_better=hib, min_overlap=min_overlap, anchor=a.codec, test=t.codec)
     base.bd_rate, base.bd_metric = res.bd_rate, res.bd_metric
     notes.extend(res.warnings)
+    if not np.isfinite(base.bd_rate):
+        base.basis = "matched rate" if np.isfinite(base.bd_metric) else "none"
+        if base.basis == "matched rate":
+            notes.append("no BD-rate (the curves share no quality range): compared at matched rate instead, "
+                         f"{test.codec} - {anchor.codec} in {anchor.metric} averaged over the common log-rate range")
 
     if per_image and a.images is not None and t.images is not None:
         warned = []
         for i, img in enumerate(common):
             r = bd(a.bpp[i], a.value[i], t.bpp[i], t.value[i], method=method, higher_is_better=hib, min_overlap=min_overlap)
             base.per_image[img] = r.bd_rate
+            base.per_image_metric[img] = r.bd_metric
             if any(not w.startswith("BD-metric") for w in r.warnings):
                 warned.append(img)
         if warned:
             notes.append(f"per-image BD-rate: {len(warned)} of {len(common)} image curve pairs overlap < {min_overlap:.0%} "
                          f"or are not monotone: {', '.join(warned[:6])}" + (" ..." if len(warned) > 6 else ""))
+        if base.per_image_undefined:
+            notes.append(f"per-image BD-rate undefined for {base.per_image_undefined} of {len(common)} images "
+                         "(no common quality range); the per-image mean and median leave them out")
 
-    if n_boot > 0 and n_images > 1 and np.isfinite(base.bd_rate):
-        base.bd_rate_ci, base.bd_metric_ci, base.n_boot_failed, bnotes = _bootstrap(
-            a, t, hib, method, n_boot, seed, ci, min_overlap, (base.bd_rate, base.bd_metric))
-        base.n_boot = n_boot
-        notes.extend(bnotes)
+    if n_boot > 0 and n_images > 1 and base.basis != "none":
+        boot = _bootstrap(a, t, hib, method, n_boot, seed, min_overlap, (base.bd_rate, base.bd_metric))
+        base.bd_metric_ci = _percentiles(boot.metrics, ci)
+        base.n_boot, base.n_boot_failed = n_boot, int((~np.isfinite(boot.rates)).sum())
+        okm = np.isfinite(boot.metrics)
+        if okm.any():  # the matched-rate analogue of P(fewer bits): better at equal rate, in the metric's direction
+            base.p_better_equal_rate = float(np.mean((boot.metrics[okm] if hib else -boot.metrics[okm]) > 0))
+        if base.basis == "BD-rate":  # no mean-curve BD-rate: none of its resamples is reported either
+            base.bd_rate_ci = _percentiles(boot.rates, ci)
+            ok = np.isfinite(boot.rates)
+            base.n_boot_valid = int(ok.sum())
+            if base.n_boot_valid:
+                base.p_fewer_bits = float(np.mean(boot.rates[ok] < 0))
+                base.p_more_bits = float(np.mean(boot.rates[ok] > 0))
+        if base.per_image and boot.idx is not None:
+            pi = np.array([base.per_image[i] for i in common], dtype=float)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a resample of only undefined images: NaN
+                base.per_image_mean_ci = _percentiles(np.nanmean(pi[boot.idx], axis=1), ci)
+                base.per_image_median_ci = _percentiles(np.nanmedian(pi[boot.idx], axis=1), ci)
+        notes.extend(boot.notes)
+        if base.n_boot_failed and base.basis == "BD-rate":
+            notes.append(f"bootstrap: {base.n_boot_failed} of {n_boot} resamples gave no BD-rate (no overlap); "
+                         "CI and P(fewer bits) over the rest")
     elif n_boot > 0 and n_images <= 1:
         notes.append("no bootstrap CI: fewer than 2 images with per-image values")
+
+    if sensitivity:
+        base.sensitivity = bd_sensitivity(a.points, ab, av, t.points, tb, tv, method=method, higher_is_better=hib,
+                                          min_overlap=min_overlap)
+        if base.basis == "matched rate":
+            base.sensitivity.quantity = "bd_metric"
+            base.sensitivity.ci_width = base.bd_metric_ci[1] - base.bd_metric_ci[0]
+        else:
+            base.sensitivity.ci_width = base.bd_rate_ci[1] - base.bd_rate_ci[0]
     return base
 
 
-def _bootstrap(a: Curves, t: Curves, hib: bool, method: str, n_boot: int, seed: int, ci: float,
-               min_overlap: float, point: tuple[float, float]):
-    rng = np.random.default_rng(seed)
+def _percentiles(x: np.ndarray, ci: float) -> tuple[float, float]:
+    """The percentile interval of the finite values (NaN, NaN when there are none)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
+    return (float(np.percentile(x, q[0])), float(np.percentile(x, q[1]))) if len(x) else (math.nan, math.nan)
+
+
+@dataclass
+class Bootstrap:
+    rates: np.ndarray  # BD-rate [%] per resample (NaN: undefined)
+    metrics: np.ndarray  # BD-metric per resample
+    idx: np.ndarray | None  # (n_boot, n_images) image indices of each resample
+    notes: list[str]
+
+
+def _resample_indices(n_images: int, n_boot: int, seed: int) -> np.ndarray:
+    """The images of each resample (with replacement, seeded): the same for both codecs, so the test is paired."""
+    return np.random.default_rng(seed).integers(0, n_images, size=(n_boot, n_images))
+
+
+def _bootstrap(a: Curves, t: Curves, hib: bool, method: str, n_boot: int, seed: int, min_overlap: float,
+               point: tuple[float, float]) -> Bootstrap:
     n = (a.bpp if a.images is not None else t.bpp).shape[0]
-    idx = rng.integers(0, n, size=(n_boot, n))
+    idx = _resample_indices(n, n_boot, seed)
 
     def resampled(c: Curves):
         if c.images is None:  # a published mean: the same curve in every resample
@@ -408,7 +591,11 @@ def _bootstrap(a: Curves, t: Curves, hib: bool, method: str, n_boot: int, seed: 
         a0, t0 = a.mean(), t.mean()
         chk_r = _pchip_bd_batch(a0[0][None], sign * a0[1][None], t0[0][None], sign * t0[1][None], kind="rate")[0]
         chk_m = sign * _pchip_bd_batch(a0[0][None], sign * a0[1][None], t0[0][None], sign * t0[1][None], kind="metric")[0]
-        if np.isclose(chk_r, point[0], rtol=1e-9, atol=1e-9) and (not np.isfinite(point[1]) or np.isclose(chk_m, point[1], rtol=1e-9, atol=1e-9)):
+
+        def same(x, want):
+            return (not np.isfinite(want) and not np.isfinite(x)) or bool(np.isclose(x, want, rtol=1e-9, atol=1e-9))
+
+        if same(chk_r, point[0]) and same(chk_m, point[1]):
             rates = _pchip_bd_batch(ab, sign * av, tb, sign * tv, kind="rate")
             metrics_ = sign * _pchip_bd_batch(ab, sign * av, tb, sign * tv, kind="metric")
         else:
@@ -418,16 +605,35 @@ def _bootstrap(a: Curves, t: Curves, hib: bool, method: str, n_boot: int, seed: 
         for k in range(n_boot):
             r = bd(ab[k], av[k], tb[k], tv[k], method=method, higher_is_better=hib, min_overlap=min_overlap)
             rates[k], metrics_[k] = r.bd_rate, r.bd_metric
-    failed = int((~np.isfinite(rates)).sum())
-    if failed:
-        notes.append(f"bootstrap: {failed} of {n_boot} resamples gave no BD-rate (no overlap); CI over the rest")
-    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
+    return Bootstrap(np.asarray(rates, float), np.asarray(metrics_, float), idx, notes)
 
-    def pct(x):
-        x = x[np.isfinite(x)]
-        return (float(np.percentile(x, q[0])), float(np.percentile(x, q[1]))) if len(x) else (math.nan, math.nan)
 
-    return pct(rates), pct(metrics_), failed, notes
+def paired_probabilities(df: pd.DataFrame, metric: str, codecs: Sequence[str] | None = None, *, method: str = "pchip",
+                         n_boot: int = 1000, seed: int = 0, min_overlap: float = MIN_OVERLAP) -> pd.DataFrame:
+    """P[a, b] = the bootstrap probability that codec a needs fewer bits than codec b at equal quality on
+    `metric`: the fraction of the resamples of their common images (the same images for both) in which the
+    BD-rate of a against b is negative.  NaN where the pair has no BD-rate (no common quality range)."""
+    metric = bd_column(metric)
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    names = [c for c in (codecs or sorted(ok["codec"].unique()))]
+    curves = {}
+    for c in names:
+        try:
+            curves[c] = curves_from_rows(ok, c, metric)
+        except KeyError:
+            continue
+    names = [c for c in names if c in curves]
+    out = pd.DataFrame(np.nan, index=names, columns=names)
+    for i, ca in enumerate(names):
+        for cb in names[i + 1:]:
+            r = compare(curves[cb], curves[ca], method=method, n_boot=n_boot, seed=seed, per_image=False,
+                        min_overlap=min_overlap, sensitivity=False)
+            if r.basis != "BD-rate" or not r.n_boot_valid:
+                continue
+            out.loc[ca, cb] = r.p_fewer_bits  # a (the test) against b (the anchor): BD-rate < 0
+            # BD-rate(b vs a) has the opposite sign of BD-rate(a vs b) on every resample (same curves, same range)
+            out.loc[cb, ca] = r.p_more_bits
+    return out
 
 
 # ------------------------------------------------------------------------------- the BD matrix
@@ -509,6 +715,9 @@ def format_matrix(results: Sequence[Comparison]) -> str:
         row = [c]
         for m in metrics:
             r = by.get((c, m))
+            if r is not None and r.basis == "matched rate":
+                row.append(f"matched rate {r.bd_metric:+.3f} {r.unit}".rstrip() + f" {fmt_ci(*r.bd_metric_ci, digits=3)}".replace(" n/a", "") + " !")
+                continue
             row.append("" if r is None else f"{fmt_pct(r.bd_rate)} {fmt_ci(*r.bd_rate_ci, digits=1)}".replace(" n/a", "") + (" !" if r and r.warnings else ""))
         cells.append(row)
     lines += align(cells)
@@ -517,6 +726,28 @@ def format_matrix(results: Sequence[Comparison]) -> str:
     cells = [["codec"] + [m + ("" if by_metric_hib(results, m) else " (lower better)") for m in metrics]]
     for c in codecs:
         cells.append([c] + [("" if (c, m) not in by else f"{by[(c, m)].bd_metric:+.4f}" if np.isfinite(by[(c, m)].bd_metric) else "n/a") for m in metrics])
+    lines += align(cells)
+    lines.append("")
+    lines.append("Aggregations and paired test (BD-rate %): mean curves = BD of the dataset-averaged curves; per-image mean /")
+    lines.append("median = over the images' own BD-rates; P(fewer bits) = fraction of bootstrap resamples with BD-rate < 0;")
+    lines.append("sensitivity: range over pchip/akima/cubic and over leave-one-point-out subsets, '*' = wider than the CI;")
+    lines.append("matched rate = no common quality range: test - anchor at equal rate in the metric's unit instead, with")
+    lines.append("P(better at equal rate) = fraction of resamples in which that difference favours the test.")
+    cells = [["codec", "metric", "mean curves", "per-image mean", "per-image median", "P(fewer bits)", "methods", "leave-one-point-out"]]
+    for r in results:
+        if r.test == anchor:
+            continue
+        s = r.sensitivity
+        rng = ["", ""]
+        if s is not None:
+            for k, which in enumerate(("methods", "loo")):
+                lo, hi = s.range(which)
+                rng[k] = "n/a" if not np.isfinite(lo) else f"[{lo:+.2f}, {hi:+.2f}]" + ("*" if s.wider_than_ci(which) else "")
+        head = (fmt_pct(r.bd_rate) if r.basis != "matched rate" else f"matched rate {r.bd_metric:+.3f} {r.unit}".rstrip())
+        und = f" ({r.per_image_undefined} of {len(r.per_image)} undefined)" if r.per_image_undefined else ""
+        p = (f"{r.p_fewer_bits:.3f}" if np.isfinite(r.p_fewer_bits) else
+             f"n/a; better at equal rate {r.p_better_equal_rate:.3f}" if np.isfinite(r.p_better_equal_rate) else "n/a")
+        cells.append([r.test, r.metric, head, fmt_pct(r.per_image_mean) + und, fmt_pct(r.per_image_median), p, *rng])
     lines += align(cells)
     lines.append("")
     lines.append("RD points (mean over the images used; point: bpp / metric):")

@@ -108,8 +108,8 @@ def rd_plot(df: pd.DataFrame, metric: str, out_stem: Path, *, per_image: bool = 
 
 
 def per_image_bd_plot(results: Sequence, out_stem: Path, names_order: Sequence[str] | None = None) -> list[Path]:
-    """Per-image BD-rate distribution of one metric (bench.analysis.bd.Comparison list): a dot per image, the
-    BD-rate of the mean curves as a bar and its bootstrap CI as a whisker."""
+    """Per-image BD-rate distribution of one metric (bench.analysis.bd.Comparison list): a dot per image, their
+    mean as a hollow diamond, the BD-rate of the mean curves as a bar and its bootstrap CI as a whisker."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,14 +128,16 @@ def per_image_bd_plot(results: Sequence, out_stem: Path, names_order: Sequence[s
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, s=14, color=colour, alpha=0.6, zorder=2)
         if np.isfinite(r.bd_rate):
             ax.hlines(r.bd_rate, i - 0.3, i + 0.3, color=colour, lw=2.5, zorder=3)
+        if len(vals):  # the other aggregation: the mean of the per-image BD-rates
+            ax.scatter([i - 0.33], [vals.mean()], marker="D", s=34, facecolors="white", edgecolors=colour, linewidths=1.5, zorder=4)
         lo, hi = r.bd_rate_ci
         if np.isfinite(lo) and np.isfinite(hi):
             ax.vlines(i + 0.33, lo, hi, color=colour, lw=1.5, zorder=3)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(rs)), [r.test for r in rs], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(f"BD-rate vs {rs[0].anchor} [%]")
-    ax.set_title(f"{M.label(rs[0].metric, unit=False)}: per-image BD-rate (dots), mean-curve BD-rate (bar),\n"
-                 f"{int(rs[0].ci_level * 100)} % bootstrap CI (whisker)", fontsize=9)
+    ax.set_title(f"{M.label(rs[0].metric, unit=False)}: per-image BD-rate (dots) and their mean (diamond),\n"
+                 f"BD-rate of the mean curves (bar) with its {int(rs[0].ci_level * 100)} % bootstrap CI (whisker)", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     return save_figure(fig, out_stem)

@@ -1,6 +1,7 @@
 """Markdown -> standalone HTML for the report pages: the subset our pages use (headings, paragraphs,
-pipe tables, bullet lists, fenced code, images, links, inline code, emphasis), no dependency.  Wide
-tables scroll inside their own box instead of widening the page."""
+pipe tables, bullet lists with indented continuation lines, fenced code, images, links, inline code,
+emphasis), no dependency.  Wide tables scroll inside their own box (`div.table-wrap`) and long code in
+cells wraps, so no table widens the page (checked in headless Chromium: tests/test_screenshot.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import re
 
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
-line-height:1.45;color:#222}table{border-collapse:collapse;margin:.6em 0;font-size:.88em}th,td{border:1px solid #ccc;
+line-height:1.45;color:#222}.table-wrap{max-width:100%;overflow-x:auto;margin:.6em 0}
+table{border-collapse:collapse;font-size:.88em}th,td{border:1px solid #ccc;
 padding:3px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
+td{overflow-wrap:break-word}
 code{background:#f4f4f4;padding:0 3px;border-radius:3px;font-size:.92em}img{max-width:100%;height:auto}
-pre{background:#f6f6f6;padding:.6em;overflow-x:auto}h1,h2,h3{margin-top:1.4em}"""
+td img{max-width:220px}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}h1,h2,h3{margin-top:1.4em}
+li{margin:.2em 0}"""
 
 
 def _inline(text: str) -> str:
@@ -76,8 +80,11 @@ def markdown_to_html(md: str, title: str = "report") -> str:
             while i < len(lines) and lines[i].strip().startswith("|"):
                 rows.append(_cells(lines[i]))
                 i += 1
-            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr></thead><tbody>"
-                       + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows) + "</tbody></table>")
+            # the box scrolls sideways when the table is wider than the page: the page itself never does
+            out.append('<div class="table-wrap"><table><thead><tr>' + "".join(f"<th>{_inline(c)}</th>" for c in head)
+                       + "</tr></thead><tbody>"
+                       + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows)
+                       + "</tbody></table></div>")
             continue
         elif re.match(r"^[-*]\s+", s):
             flush()
@@ -85,6 +92,9 @@ def markdown_to_html(md: str, title: str = "report") -> str:
             while i < len(lines) and re.match(r"^\s*[-*]\s+", lines[i]):
                 items.append(re.sub(r"^\s*[-*]\s+", "", lines[i]))
                 i += 1
+                while i < len(lines) and re.match(r"^\s+\S", lines[i]) and not re.match(r"^\s*[-*]\s+", lines[i]):
+                    items[-1] += " " + lines[i].strip()  # an indented continuation line of the item
+                    i += 1
             out.append("<ul>" + "".join(f"<li>{_inline(t)}</li>" for t in items) + "</ul>")
             continue
         elif not s:

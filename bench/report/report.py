@@ -8,13 +8,16 @@ Writes results/<sweep>/report.md, report.html and their figures under results/<s
 Library use (the main job): `write_report(sweep_dir, anchor=None, published=()) -> Path` (report.md).
 
 The perception-distortion section comes from `bench.report.perception.markdown_section(df, out_dir)`,
-written into its own figure folder.  The anchor audit's section is the file `bench audit --sweep` writes,
-<sweep>/audit/audit.md, included as it is when present (this layer does not import bench.audit).
+written into its own figure folder.  The visual comparisons (panels at matched rate) and the per-image
+pages come from `bench.report.panels` and `bench.report.pages` (report_files/images/).  The anchor
+audit's section is the file `bench audit --sweep` writes, <sweep>/audit/audit.md, included as it is
+when present (this layer does not import bench.audit).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,9 +33,11 @@ from bench.analysis.published import export_sweep, load_many
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
 from bench.core.text import md_table as _md_table
-from bench.report import perception
+from bench.report import pages, perception
 from bench.report.figures import axis_label, per_image_bd_plot, rd_plot
 from bench.report.markdown import markdown_to_html
+from bench.report.panels import PanelOptions, make_panels
+from bench.report.pictures import Originals
 from bench.results.tables import load_rows
 
 FILES = "report_files"
@@ -110,8 +115,72 @@ def _published_section(pubs, datasets: list[str]) -> str:
             "values are flagged.\n\n" + _md_table(["name", "file", "dataset", "description", "points", "notes"], rows) + "\n")
 
 
+def _cell(r: Comparison) -> str:
+    """The summary cell: BD-rate of the mean curves with its CI, or the matched-rate delta where no BD-rate exists."""
+    if r.basis == "matched rate":
+        return f"matched rate {r.bd_metric:+.3f} {r.unit}".rstrip() + f" {fmt_ci(*r.bd_metric_ci, digits=3)}".replace(" n/a", "") + " !"
+    return f"{fmt_pct(r.bd_rate)} {fmt_ci(*r.bd_rate_ci, digits=1)}".replace(" n/a", "") + (" !" if r.warnings else "")
+
+
+def _p(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.3f}"
+
+
+def _range(s, which: str) -> str:
+    if s is None:
+        return ""
+    lo, hi = s.range(which)
+    if not np.isfinite(lo):
+        return "n/a"
+    digits = 2 if s.quantity == "bd_rate" else 3
+    return f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" + (" **wider than CI**" if s.wider_than_ci(which) else "")
+
+
+BD_DEFINITIONS = """Definitions (each column below names one of them):
+
+- **BD-rate, mean curves** [%]: the Bjøntegaard delta rate between the dataset-averaged curves (mean over images of per-image
+  bpp and metric) of the images both codecs have at all their points, {method} interpolation (`bjontegaard` package), MS-SSIM
+  in dB. Negative: the codec needs fewer bits than the anchor at equal quality.
+- **CI**: {lvl} % percentile bootstrap over images ({n_boot} resamples, seed {seed}): images drawn with replacement, the same
+  images for both codecs, everything recomputed on each resample.
+- **per-image mean / median** [%]: the mean / median over images of the BD-rate of each image's own curve pair (JPEG AI reports
+  the per-image mean; DCVC both); images whose curves share no quality range are left out and counted. CI: the same resamples.
+- **P(fewer bits)**: the paired bootstrap probability that the codec needs fewer bits than the anchor at equal quality: the
+  fraction of the resamples with BD-rate < 0. It describes these images; it says nothing about other content or settings.
+- **methods**: the mean-curve BD-rate under pchip, akima and cubic, and their range. **leave-one-point-out**: the range over
+  the subsets that leave one rate point of one curve out ({method}; curves of 3 or more points). **wider than CI**: the range
+  is wider than the bootstrap CI (max - min > CI high - CI low): the choice of interpolation or of rate points moves the
+  result more than the choice of images does.
+- **matched rate**: where the two curves share no quality range there is no BD-rate; the codecs are compared at equal rate
+  instead: test - anchor in the metric's unit, averaged over the common log10(bpp) range (the BD-metric definition), with its
+  CI; such cells say "matched rate". Their paired test, **better at equal rate**, is the fraction of the resamples in which
+  that difference favours the codec.
+- **BD-metric**: test - anchor at equal rate, averaged over the common log10(bpp) range, in the metric's unit.
+"""
+
+
+def _pairwise_section(ok: pd.DataFrame, metrics: list[str], method: str, n_boot: int, seed: int) -> str:
+    from bench.analysis.bd import paired_probabilities
+
+    if n_boot <= 0 or ok["codec"].nunique() < 2:
+        return ""
+    out = ["### Paired test between every two codecs\n",
+           f"P(row needs fewer bits than column at equal quality): the fraction of {n_boot} paired bootstrap resamples of "
+           f"the two codecs' common images in which the BD-rate ({method}, mean curves) of the row codec against the column "
+           "codec is negative. n/a: no BD-rate (no common quality range).\n"]
+    for m in [m for m in PRIMARY if m in metrics]:
+        P = paired_probabilities(ok, m, method=method, n_boot=n_boot, seed=seed)
+        if P.empty:
+            continue
+        out.append(f"{M.label(m, unit=False)} (`{m}`):\n")
+        out.append(_md_table(["P(row < column)"] + [f"`{c}`" for c in P.columns],
+                             [[f"`{r}`"] + ["" if r == c else _p(P.loc[r, c]) for c in P.columns] for r in P.index]))
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
 def _bd_section(results: list[Comparison], anchor: str, method: str, n_boot: int, seed: int, fig_dir: Path,
-                names: list[str]) -> str:
+                names: list[str], ok: pd.DataFrame | None = None) -> str:
     if not results:
         return "## BD-rate\n\nNo comparisons: the sweep has a single codec.\n"
     metrics = list(dict.fromkeys(r.metric for r in results))
@@ -119,17 +188,11 @@ def _bd_section(results: list[Comparison], anchor: str, method: str, n_boot: int
     by = {(r.test, r.metric): r for r in results}
     lvl = int(results[0].ci_level * 100)
     out = [f"## BD-rate against `{anchor}`\n",
-           f"Method: {method} interpolation (`bjontegaard` package) on the dataset-averaged curves (mean over images of "
-           f"per-image bpp and metric) of the images both codecs have at all their points; MS-SSIM in dB. "
-           f"BD-rate < 0: fewer bits than the anchor at equal quality. "
-           f"CI: {lvl} % percentile bootstrap over images ({n_boot} resamples, seed {seed}): images resampled with "
-           f"replacement, mean curves and BD recomputed. Per-image: the BD-rate of each image's own curves. "
-           f"`!` marks a result with warnings (listed below each table).\n",
-           "### Summary: BD-rate [%] and CI\n",
+           BD_DEFINITIONS.format(method=method, lvl=lvl, n_boot=n_boot, seed=seed),
+           "`!` marks a result with warnings (listed below each table).\n",
+           f"### Summary: BD-rate [%] of the mean curves and {lvl} % CI\n",
            _md_table(["codec"] + [f"{m}" for m in metrics],
-                     [[f"`{c}`"] + [("" if (c, m) not in by else
-                                    f"{fmt_pct(by[(c, m)].bd_rate)} {fmt_ci(*by[(c, m)].bd_rate_ci, digits=1)}".replace(" n/a", "")
-                                    + (" !" if by[(c, m)].warnings else "")) for m in metrics] for c in codecs]), ""]
+                     [[f"`{c}`"] + [("" if (c, m) not in by else _cell(by[(c, m)])) for m in metrics] for c in codecs]), ""]
     for m in metrics:
         rs = [r for r in results if r.metric == m]
         unit = rs[0].unit
@@ -137,13 +200,35 @@ def _bd_section(results: list[Comparison], anchor: str, method: str, n_boot: int
         out.append(f"### {M.label(m, unit=False)} (`{m}`{', ' + unit if unit else ''}; {direction})\n")
         rows = []
         for r in rs:
-            row = r.row()
-            pi = (f"{fmt_pct(row['per_image_median'])} [{fmt_pct(row['per_image_min'])}, {fmt_pct(row['per_image_max'])}]"
-                  if row["per_image_n"] else "n/a")
-            rows.append([f"`{r.test}`", fmt_pct(r.bd_rate), fmt_ci(*r.bd_rate_ci), f"{r.bd_metric:+.3f}" if np.isfinite(r.bd_metric) else "n/a",
-                         fmt_ci(*r.bd_metric_ci, digits=3), pi, r.n_images, "!" if r.warnings else ""])
-        out.append(_md_table(["codec", "BD-rate %", f"{lvl} % CI", f"BD-{m} {unit}".rstrip(), f"{lvl} % CI",
-                              "per-image BD-rate % median [min, max]", "images", ""], rows))
+            head = (fmt_pct(r.bd_rate) if r.basis != "matched rate" else f"matched rate {r.bd_metric:+.3f} {unit}".rstrip())
+            head_ci = fmt_ci(*(r.bd_rate_ci if r.basis != "matched rate" else r.bd_metric_ci), digits=2 if r.basis != "matched rate" else 3)
+            pim = f"{fmt_pct(r.per_image_mean)} {fmt_ci(*r.per_image_mean_ci, digits=1)}".replace(" n/a", "") if r.per_image else "n/a"
+            pimed = f"{fmt_pct(r.per_image_median)} {fmt_ci(*r.per_image_median_ci, digits=1)}".replace(" n/a", "") if r.per_image else "n/a"
+            undefined = f" ({r.per_image_undefined} undefined)" if r.per_image_undefined else ""
+            pf = _p(r.p_fewer_bits) if r.basis != "matched rate" else f"n/a; better at equal rate: {_p(r.p_better_equal_rate)}"
+            rows.append([f"`{r.test}`", head, head_ci, pim + undefined, pimed, pf,
+                         f"{r.bd_metric:+.3f}" if np.isfinite(r.bd_metric) else "n/a", fmt_ci(*r.bd_metric_ci, digits=3),
+                         r.n_images, "!" if r.warnings else ""])
+        out.append("Aggregations and paired test:\n")
+        out.append(_md_table(["codec", "BD-rate %, mean curves", f"{lvl} % CI", f"per-image mean % [{lvl} % CI]",
+                              f"per-image median % [{lvl} % CI]", "P(fewer bits)", f"BD-metric {unit}".rstrip(), f"{lvl} % CI",
+                              "images", ""], rows))
+        srows = []
+        for r in rs:
+            s = r.sensitivity
+            if s is None:
+                continue
+            k = 0 if s.quantity == "bd_rate" else 1
+            vals = [s.methods.get(mm, (math.nan, math.nan))[k] for mm in ("pchip", "akima", "cubic")]
+            cells = [("n/a" if not np.isfinite(v) else (fmt_pct(v) if k == 0 else f"{v:+.3f}")) for v in vals]
+            srows.append([f"`{r.test}`", "BD-rate %" if k == 0 else f"matched rate {unit}".rstrip(), *cells,
+                          _range(s, "methods"), _range(s, "loo").replace(" **", f" ({len(s.leave_one_out)} subsets) **", 1) if s.wider_than_ci("loo")
+                          else f"{_range(s, 'loo')} ({len(s.leave_one_out)} subsets)",
+                          fmt_ci(*(r.bd_rate_ci if k == 0 else r.bd_metric_ci), digits=2 if k == 0 else 3)])
+        if srows:
+            out.append("\nSensitivity of the mean-curve result to the interpolation and to the rate points:\n")
+            out.append(_md_table(["codec", "quantity", "pchip", "akima", "cubic", "methods range", "leave-one-point-out range",
+                                  f"{lvl} % CI"], srows))
         # the RD points each BD was computed from, beside the table
         pts, seen = [], set()
         for r in rs:
@@ -167,6 +252,8 @@ def _bd_section(results: list[Comparison], anchor: str, method: str, n_boot: int
             if fig:
                 out.append(f"\n![per-image BD-rate on {m}]({FILES}/{fig[0].name}) ([SVG]({FILES}/{fig[1].name}))")
         out.append("")
+    if ok is not None:
+        out.append(_pairwise_section(ok, metrics, method, n_boot, seed))
     return "\n".join(out) + "\n"
 
 
@@ -261,8 +348,20 @@ def _provenance_section(df: pd.DataFrame, sweep_dir: Path, method: str, n_boot: 
 # ----------------------------------------------------------------------------------- the report
 
 
+def _visual_section(df: pd.DataFrame, sweep_dir: Path, fig_dir: Path, anchor: str | None, names: list[str], results,
+                    panels: PanelOptions | None, originals: Sequence[Path], inline: int) -> str:
+    """Panels (bench.report.panels) and the per-image pages (bench.report.pages)."""
+    if panels is None:
+        return ""
+    orig = Originals(sweep_dir, originals)
+    made = make_panels(df, sweep_dir, fig_dir / pages.FOLDER, anchor=anchor, options=panels, originals=orig)
+    written = pages.write_pages(df, fig_dir, made, names=names, results=results, originals=orig)
+    return pages.report_section(made, written, panels, FILES, fig_dir, inline=inline)
+
+
 def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequence = (), *, method: str = "pchip",
-                   n_boot: int = 1000, seed: int = 0, metrics: Sequence[str] | None = None) -> str:
+                   n_boot: int = 1000, seed: int = 0, metrics: Sequence[str] | None = None,
+                   panels: PanelOptions | None = PanelOptions(), originals: Sequence[Path] = (), inline_panels: int = 2) -> str:
     sweep_dir = Path(sweep_dir)
     df = load_rows(sweep_dir)
     if df.empty:
@@ -286,11 +385,15 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
     parts.append(_codec_section(df))
     parts.append(_published_section(pubs, datasets))
     parts.append(_plots_section(df, metrics, pubs, anchor, fig_dir, names))
+    results: list[Comparison] = []
     if anchor is not None and len(sweep_codecs) + len(pubs) > 1 and not ok.empty:
         _, results = bd_matrix(ok, anchor, metrics, method=method, n_boot=n_boot, seed=seed, published=pubs)
-        parts.append(_bd_section(results, anchor, method, n_boot, seed, fig_dir, names))
+        bd_text = _bd_section(results, anchor, method, n_boot, seed, fig_dir, names, ok)
     else:
-        parts.append("## BD-rate\n\nOne codec and no published curve: nothing to compare.\n")
+        bd_text = "## BD-rate\n\nOne codec and no published curve: nothing to compare.\n"
+    if not ok.empty:
+        parts.append(_visual_section(df, sweep_dir, fig_dir, anchor, names, results, panels, originals, inline_panels))
+    parts.append(bd_text)
     parts.append(_perception_section(df, fig_dir))
     parts.append(_audit_section(sweep_dir))
     exported = export_sweep(df, fig_dir / "compressai") if not ok.empty else []
@@ -300,7 +403,9 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
 
 def write_report(sweep_dir: Path, anchor: str | None = None, published=(), **kw) -> Path:
     """Write <sweep_dir>/report.md and report.html; returns the Markdown path.  Keyword options:
-    method ('pchip'), n_boot (1000), seed (0), metrics (default: every metric in the rows)."""
+    method ('pchip'), n_boot (1000), seed (0), metrics (default: every metric in the rows), panels
+    (bench.report.panels.PanelOptions; None: no visual comparisons), originals (folders holding the
+    original pictures, beside the sweep's dataset configs), inline_panels (panels shown in the report itself)."""
     sweep_dir = Path(sweep_dir)
     md = build_markdown(sweep_dir, anchor, published, **kw)
     md_path = sweep_dir / "report.md"

@@ -54,7 +54,8 @@ def run_job(cfg: DictConfig, log=print) -> JobResult:
     workers = auto_workers(cfg.workers, cfg.threads)
     units, resumed = plan(str(cfg.dataset.name), images, codec, store, threads=int(cfg.threads),
                           metric_matrix=str(cfg.metric_matrix), keep_bitstreams=bool(cfg.keep_bitstreams),
-                          metric_names=metric_names(cfg), metric_device=str(cfg.get("metric_device", "auto")))
+                          metric_names=metric_names(cfg), metric_device=str(cfg.get("metric_device", "auto")),
+                          save_reconstructions=bool(cfg.get("save_reconstructions", False)))
     n_workers = min(workers, max(1, len(units)))
     remeasure = sum(u.remeasure for u in units)
     log(f"[bench] {codec.name} on {cfg.dataset.name}: {len(images)} images x {len(codec.points)} points; "

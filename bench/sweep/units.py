@@ -27,6 +27,7 @@ from bench.core.timing import Timing, clock
 from bench.data.datasets import ImageRef
 from bench.data.images import load_rgb
 from bench.results.store import RowStore, unit_key
+from bench.sweep.reconstructions import reconstruction_columns
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Unit:
     remeasure: bool = False  # a finished row lacks some metrics and kept its bitstream: decode it, add them
     files_key: str = ""  # hash of every point's files: a worker's cached adapter (and its loaded weights) is
     #                      reused only for the very same files
+    save_reconstructions: bool = False  # also write the decoded picture as PNG (config `save_reconstructions`)
 
 
 def make_adapter(cfg: CodecConfig, threads: int = 1):
@@ -83,7 +85,7 @@ def codec_identity(cfg: CodecConfig, adapter) -> tuple[str, dict]:
 
 def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore, *, threads: int = 1,
          metric_matrix: str = "bt709", keep_bitstreams: bool = True, metric_names=None,
-         metric_device: str = "auto") -> tuple[list[Unit], int]:
+         metric_device: str = "auto", save_reconstructions: bool = False) -> tuple[list[Unit], int]:
     """Units still to compute, and how many were already done (resumed).
 
     A row counts as done only when it holds every column of the chosen metrics; one that lacks some
@@ -114,7 +116,7 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
                 continue
             st = {**static, "point_files": json.dumps(point_files[point], sort_keys=True)} if point_files[point] else static
             todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, st,
-                             names, metric_device, _remeasurable(store, key), files_key))
+                             names, metric_device, _remeasurable(store, key), files_key, save_reconstructions))
     return todo, done
 
 
@@ -211,6 +213,9 @@ def run_unit(unit: Unit) -> dict:
             "decode_meta": decode_meta, "metric_names": ",".join(unit.metric_names),
             **enc.extra, **dec.extra,
         })
+        if unit.save_reconstructions:
+            row.update(reconstruction_columns(unit.sweep_dir, unit.dataset, unit.codec.name, unit.image.name, unit.point,
+                                              unit.key, dec.rgb))
     except Exception as exc:  # one failed unit must not stop the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
     if fallback:
