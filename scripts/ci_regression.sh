@@ -17,7 +17,8 @@ else
   trap 'rm -rf "$OUT"' EXIT
 fi
 rm -rf "$OUT/ci"  # always a fresh sweep: no row is resumed from an earlier run
-common=(dataset=ci sweep=ci "results_root=$OUT" plot=false workers=2 threads=1)
+# the report after each sweep without the picture panels (the artifact's `bench report` draws them)
+common=(dataset=ci sweep=ci "results_root=$OUT" plot=false workers=2 threads=1 +hydra.callbacks.report.panels=false)
 
 "$BENCH" "${common[@]}" codec=x265_444_10bit 'codec.points=[27,37]'
 "$BENCH" "${common[@]}" codec=jpeg 'codec.points=[30,70]'

@@ -74,8 +74,8 @@ class ReportCallback:
     A failing report is one line on stderr; it never fails the sweep."""
 
     def __init__(self, anchor: str | None = None, n_boot: int = 1000, published: Sequence[str] = (),
-                 metrics: Sequence[str] | None = None):
-        self.anchor, self.n_boot, self.published = anchor, n_boot, list(published)
+                 metrics: Sequence[str] | None = None, panels: bool = True):
+        self.anchor, self.n_boot, self.published, self.panels = anchor, n_boot, list(published), bool(panels)
         self.metrics = list(metrics) if metrics else None
         self.dirs: list[Path] = []
 
@@ -107,7 +107,8 @@ class ReportCallback:
                 write_tables(store, df)
                 for metric in plot_metrics:
                     rd_plot(df, str(metric), d / f"rd_{metric}")
-                md = write_report(d, self.anchor, self.published, n_boot=self.n_boot, metrics=self.metrics)
+                extra = {} if self.panels else {"panels": None}
+                md = write_report(d, self.anchor, self.published, n_boot=self.n_boot, metrics=self.metrics, **extra)
                 print(f"[bench] report: {md} and {md.with_suffix('.html')}", flush=True)
             except Exception as exc:  # noqa: BLE001 - the sweep's rows stand without the report
                 print(f"[bench] report not written for {d}: {type(exc).__name__}: {exc}", file=sys.stderr)
