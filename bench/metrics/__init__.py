@@ -196,19 +196,48 @@ def compared_columns() -> list[str]:
     return out
 
 
+NOTE = "metric_note"  # why a metric has no value for a picture ("lpips: ... | psnr: ..."); absent when none
+NOTE_SEP = " | "
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def compute_batch(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iterable[str] | None = None,
                   device: str = "auto", **options) -> dict:
-    """Batched: ref, dec uint8 (N, H, W, 3) -> {column: array of N values} plus record columns."""
+    """Batched: ref, dec uint8 (N, H, W, 3) -> {column: array of N values} plus record columns.
+
+    Each metric runs on its own: one that cannot measure a picture never costs the unit its other
+    metrics.  A module says so itself with NaN values and a `metric_note` entry per picture (a known
+    limit, e.g. LPIPS-alex below 31 px: final).  A metric that raises leaves its columns out of the
+    result and gives its reason in `metric_note`; a resumed sweep sees its columns missing and tries it
+    again from the kept bitstream (the failure may be passing, e.g. a GPU out of memory).  `metric_note`
+    (an array of N strings, "name: reason | ...") is present only when some picture has a note."""
     ref, dec = as_batch(ref), as_batch(dec)
     if ref.shape != dec.shape:
         raise ValueError(f"decoded pictures are {dec.shape}, originals {ref.shape}")
+    n = len(ref)
     out: dict = {}
+    notes: list[list[str]] = [[] for _ in range(n)]
     for name in resolve(names):
         s = spec(name)
-        out.update(importlib.import_module(s.module).compute_batch(ref, dec, matrix=matrix, device=device,
-                                                                   **{**s.options, **options}))
+        try:
+            got = dict(importlib.import_module(s.module).compute_batch(ref, dec, matrix=matrix, device=device,
+                                                                       **{**s.options, **options}))
+        except Exception as exc:  # noqa: BLE001 - any failure of one metric: its reason, the others kept
+            got = {NOTE: [f"not measured ({_first_line(exc)}); tried again on the next run"] * n}
+        own = got.pop(NOTE, None)
+        if own is not None:
+            for i, text in enumerate(np.broadcast_to(np.asarray(own, dtype=object), (n,))):
+                if text:
+                    notes[i].append(f"{name}: {text}")
+        out.update(got)
     if "metric_matrix" in out:  # keep the historical column order: the matrix last
         out["metric_matrix"] = out.pop("metric_matrix")
+    if any(notes):
+        out[NOTE] = np.array([NOTE_SEP.join(x) for x in notes], dtype=object)
     return out
 
 
@@ -233,7 +262,7 @@ def compute(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iter
     return {k: _scalar(v) for k, v in compute_batch(ref, dec, matrix, names, device, **options).items()}
 
 
-__all__ = ["METRICS", "REGISTRY", "DEFAULT", "PRIMARY", "REFERENCE", "ENTRY_POINT_GROUP", "Metric", "column", "compute",
+__all__ = ["METRICS", "REGISTRY", "DEFAULT", "NOTE", "NOTE_SEP", "PRIMARY", "REFERENCE", "ENTRY_POINT_GROUP", "Metric", "column", "compute",
            "compute_batch", "columns", "missing", "resolve", "spec", "known", "info", "label", "higher_is_better",
            "bd_column", "compared_columns", "register_from_rows", "psnr", "psnr_ycbcr", "ms_ssim_rgb", "ms_ssim_win",
            "to_db"]
