@@ -95,6 +95,8 @@ def _tiff_samples(path: str) -> np.ndarray:
         if page.photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
             _refuse(path, f"TIFF photometric {page.photometric.name}: only grey and RGB samples are measured")
         a = page.asarray()
+    if a.dtype not in (np.uint8, np.uint16):
+        _refuse(path, f"its samples are {a.dtype}: no defined white level; convert it to 8- or 16-bit integers")
     return a if a.ndim == 3 else a[..., None]
 
 
@@ -114,10 +116,7 @@ def _samples(path: str, im: Image.Image) -> tuple[np.ndarray, list[str]]:
     """The file's samples as (H, W, C) uint8 or uint16, C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA."""
     mode = im.mode
     if im.format == "TIFF" and (_tiff_bits(im) > 8 or mode in ("I", "F") or mode.startswith("I;16")):
-        a = _tiff_samples(path)
-        if a.dtype not in (np.uint8, np.uint16):
-            _refuse(path, f"its samples are {a.dtype}: no defined white level; convert it to 8- or 16-bit integers")
-        return a, []
+        return _tiff_samples(path), []
     if im.format in ("PPM", "PGM", "PNM") and _pnm_maxval(im) != 255:
         _refuse(path, f"PNM with maxval {_pnm_maxval(im)} (not 255); convert it to PNG (8 or 16 bits)")
     png = _png_header(path) if im.format == "PNG" else None

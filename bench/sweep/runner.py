@@ -33,9 +33,13 @@ from tqdm import tqdm
 from bench.core.errors import BenchError
 from bench.sweep.units import Unit, failed_row, run_unit
 
-# The worker's own deadline kills codec processes at the unit's limit and writes a proper failed row;
-# the pool kills the worker itself only if the unit is still running this much later (stuck in C code).
-GRACE_S = 5.0
+
+
+def grace(limit: float) -> float:
+    """How long past its limit a unit may run before the pool kills its worker.  The worker's own deadline
+    kills codec processes at the limit and writes a proper failed row; only a unit stuck in library code
+    is still running after this (2 % of the limit, 1 to 30 s)."""
+    return min(30.0, max(1.0, 0.02 * limit))
 
 
 def _worker_init(threads: int) -> None:
@@ -87,7 +91,7 @@ def execute(units: list[Unit], workers: int, desc: str = "") -> list[dict]:
     # fork: workers inherit the imported modules; nothing in the parent has started torch threads.
     pool = ProcessPool(max_workers=workers, context=get_context("fork"), initializer=_worker_init, initargs=(units[0].threads,))
     try:
-        futures = {pool.schedule(run_unit, (u,), timeout=u.timeout + GRACE_S if u.timeout else None): u for u in units}
+        futures = {pool.schedule(run_unit, (u,), timeout=u.timeout + grace(u.timeout) if u.timeout else None): u for u in units}
         for fut in as_completed(futures):
             rows.append(_outcome(fut, futures[fut]))
             bar.update()
