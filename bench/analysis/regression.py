@@ -93,14 +93,14 @@ def value_problems(df: pd.DataFrame) -> list[str]:
                 problems.append(f"{_key_text(r)}: no {c}")
         b = pd.to_numeric(pd.Series([r.get("bytes")]), errors="coerce").iloc[0]
         if not (np.isfinite(b) and b > 0 and float(b).is_integer()):
-            problems.append(f"{_key_text(r)}: bytes {r.get('bytes')!r}")
+            problems.append(f"{_key_text(r)}: bytes {r.get('bytes')}")
         bpp = pd.to_numeric(pd.Series([r.get("bpp")]), errors="coerce").iloc[0]
         if not (np.isfinite(bpp) and bpp > 0):
-            problems.append(f"{_key_text(r)}: bpp {r.get('bpp')!r}")
+            problems.append(f"{_key_text(r)}: bpp {r.get('bpp')}")
         for mt in METRICS_CHECKED:
             v = pd.to_numeric(pd.Series([r.get(mt)]), errors="coerce").iloc[0]
             if pd.isna(v) or v == -math.inf:
-                problems.append(f"{_key_text(r)}: {mt} {r.get(mt)!r}")
+                problems.append(f"{_key_text(r)}: {mt} {r.get(mt)}")
     dup = df[df.duplicated(KEY, keep=False)] if set(KEY) <= set(df.columns) else df.iloc[0:0]
     problems += [f"{_key_text(r)}: listed twice" for r in dup.drop_duplicates(KEY).to_dict("records")]
     return problems
@@ -150,6 +150,8 @@ def read_baseline(folder: Path) -> tuple[pd.DataFrame, dict]:
 
 
 def write_baseline(folder: Path, current: pd.DataFrame, meta: dict) -> None:
+    if current.empty:
+        raise BenchError("the sweep has no ok rows: no baseline written (it would check nothing)")
     _refuse_values(value_problems(current), "the sweep's ok rows",
                    "a baseline holds only values a check can compare: leave those pictures (or metrics) out of the CI sweep")
     folder.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     if df.empty or "status" not in df:
         raise BenchError(f"{args.sweep_dir} has no rows")
     current = baseline_frame(df)
+    if args.update and current.empty:
+        raise BenchError(f"{args.sweep_dir} has no ok rows (all {len(df)} failed): no baseline written (it would check nothing)")
     failed = df[df["status"] != "ok"]
     for r in failed.itertuples():
         print(f"sweep: failed unit {r.codec} {r.image} point={r.point}: {getattr(r, 'error', '')}", file=sys.stderr)

@@ -40,6 +40,17 @@ def user_errors(fn=None, *, exit: bool = False):
     return wrapper
 
 
+def require_ok(df, sweep_dir):
+    """The rows, or one BenchError line when none is ok (every unit failed): an analysis of them would be
+    empty, and saying so beats a KeyError from deep inside it."""
+    if df is None or df.empty or "status" not in df:
+        raise BenchError(f"{sweep_dir}: no rows")
+    if not (df["status"] == "ok").any():
+        raise BenchError(f"{sweep_dir}: no ok rows (all {len(df)} failed): nothing to analyse; their reasons are in "
+                         "the rows' error column (results.csv)")
+    return df
+
+
 def compose(overrides: Sequence[str] = (), config_name: str = "config", config_dirs: Sequence[str] = ()):
     """The packaged Hydra config with overrides, as `bench` would compose it (tests, perf, library use).
     config_dirs: the user's config folders, searched before the packaged one (like --config-dir)."""

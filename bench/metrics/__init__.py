@@ -124,6 +124,16 @@ def resolve(names: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def check(names: Iterable[str] | None = None) -> None:
+    """Run the optional `check()` of each chosen metric's module: a metric that cannot run on this machine
+    at all (VMAF without an ffmpeg that has libvmaf) is one BenchError line before any unit, not a note
+    in every row."""
+    for n in resolve(names):
+        fn = getattr(importlib.import_module(spec(n).module), "check", None)
+        if callable(fn):
+            fn()
+
+
 def columns(names: Iterable[str] | None = None) -> list[str]:
     """The numeric result columns the chosen metrics write (what a finished row must hold)."""
     return [c for n in resolve(names) for c in spec(n).columns]
@@ -263,6 +273,6 @@ def compute(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iter
 
 
 __all__ = ["METRICS", "REGISTRY", "DEFAULT", "NOTE", "NOTE_SEP", "PRIMARY", "REFERENCE", "ENTRY_POINT_GROUP", "Metric", "column", "compute",
-           "compute_batch", "columns", "missing", "resolve", "spec", "known", "info", "label", "higher_is_better",
+           "compute_batch", "check", "columns", "missing", "resolve", "spec", "known", "info", "label", "higher_is_better",
            "bd_column", "compared_columns", "register_from_rows", "psnr", "psnr_ycbcr", "ms_ssim_rgb", "ms_ssim_win",
            "to_db"]

@@ -51,6 +51,11 @@ def _ffmpeg() -> tuple[str, str]:
     return exe, ffmpeg_version().split(" Copyright")[0]
 
 
+def check() -> None:
+    """The pinned (or BENCH_FFMPEG's) ffmpeg exists and has libvmaf: checked once before any unit."""
+    _ffmpeg()
+
+
 def _threads() -> int:
     return max(1, int(os.environ.get("OMP_NUM_THREADS") or 0) or (os.cpu_count() or 1))
 

@@ -108,6 +108,7 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
     why (`redo_note`)."""
     names = metrics.resolve(metric_names)
     required = metrics.columns(names)
+    metrics.check(names)
     adapter = make_adapter(cfg, threads)
     points = check_points(adapter, cfg.points)  # every point checked before any unit runs
     adapter.check()
