@@ -13,7 +13,8 @@ end one task (no per-task timeout, no way to kill its worker) nor survive a dead
 future fails with BrokenProcessPool and no row names the unit).  pebble (a small, maintained library)
 gives each task a timeout that kills its worker (SIGTERM, then SIGKILL) and reports a dead worker as
 that task's ProcessExpired, then starts a fresh worker; the other units go on.  Every unit runs in a
-worker, with workers=1 too, so the main process is never the one stuck.  A unit that ends either way
+worker, with workers=1 too, so the main process is never the one stuck.  Workers come from a fork
+server (`_context`), not from a fork of this process.  A unit that ends either way
 becomes a failed row naming its reason (`bench.sweep.units.failed_row`).
 """
 
@@ -58,6 +59,18 @@ def auto_workers(workers: Any, threads: int) -> int:
     return max(1, int(workers))
 
 
+def _context():
+    """Workers are forked from a fork server, a fresh interpreter that has imported bench.sweep.units and
+    nothing else, never from this process.  A plain fork would copy this process's state: the pool's own
+    threads, and a CUDA driver that planning initialised by asking torch whether a GPU exists (the CompressAI
+    adapter's check; CUDA cannot be used in a child forked after that).  The fork server keeps worker starts
+    cheap (one interpreter start per sweep, then a fork per worker, also after a worker is killed), and each
+    worker still gets this process's sys.path and working folder (multiprocessing's preparation data)."""
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(["bench.sweep.units"])
+    return ctx
+
+
 def _exit_text(code: int | None) -> str:
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
@@ -88,8 +101,7 @@ def execute(units: list[Unit], workers: int, desc: str = "") -> list[dict]:
         return rows
     # In a log file (no TTY) a line every 10 s is enough; on a terminal the bar redraws often.
     bar = tqdm(total=len(units), desc=desc, unit="unit", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
-    # fork: workers inherit the imported modules; nothing in the parent has started torch threads.
-    pool = ProcessPool(max_workers=workers, context=get_context("fork"), initializer=_worker_init, initargs=(units[0].threads,))
+    pool = ProcessPool(max_workers=workers, context=_context(), initializer=_worker_init, initargs=(units[0].threads,))
     try:
         futures = {pool.schedule(run_unit, (u,), timeout=u.timeout + grace(u.timeout) if u.timeout else None): u for u in units}
         for fut in as_completed(futures):
