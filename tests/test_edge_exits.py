@@ -83,28 +83,39 @@ def test_a_missing_ffmpeg_is_one_line_and_exit_2(tmp_path, extra):
 
 
 @pytest.fixture
-def read_only_dir():
-    """A folder nobody may write in, root included: chmod for a normal user, a read-only bind mount for
-    root (whom permissions do not stop); skipped where neither can be made."""
+def make_read_only():
+    """Make a folder (with what it holds) unwritable to everyone, root included: chmod for a normal user, a
+    read-only bind mount for root (whom permissions do not stop); skip where neither can be made."""
+    done = []
+
+    def make(folder: Path) -> Path:
+        if os.geteuid() != 0:
+            for p in [folder, *folder.rglob("*")]:
+                p.chmod(0o555 if p.is_dir() else 0o444)
+            done.append(("chmod", folder))
+            return folder
+        if not shutil.which("mount") or subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)],
+                                                       capture_output=True).returncode != 0:
+            pytest.skip("running as root without permission to make a read-only bind mount")
+        done.append(("mount", folder))
+        return folder
+
+    yield make
+    for how, folder in done:
+        if how == "mount":
+            subprocess.run(["umount", str(folder)], check=False)
+        else:
+            for p in [folder, *folder.rglob("*")]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+@pytest.fixture
+def read_only_dir(make_read_only):
     base = Path(tempfile.mkdtemp(prefix="bench-ro-"))
     ro = base / "ro"
     ro.mkdir()
-    mounted = False
-    if os.geteuid() != 0:
-        ro.chmod(0o555)
-    else:
-        if not shutil.which("mount") or subprocess.run(["mount", "--bind", "-o", "ro", str(ro), str(ro)],
-                                                       capture_output=True).returncode != 0:
-            shutil.rmtree(base)
-            pytest.skip("running as root without permission to make a read-only bind mount")
-        mounted = True
-    try:
-        yield ro
-    finally:
-        if mounted:
-            subprocess.run(["umount", str(ro)], check=False)
-        ro.chmod(0o755)
-        shutil.rmtree(base, ignore_errors=True)
+    yield make_read_only(ro)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize("mode", ["multirun", "run"])
@@ -131,6 +142,15 @@ def test_a_sweep_folder_that_turns_read_only_is_one_line(tmp_path, read_only_dir
     with pytest.raises(BenchError, match=f"cannot write results in {read_only_dir}/t/rows"):
         run(compose(["dataset=folder", f"dataset.root={d}", "codec=jpeg", f"results_root={read_only_dir}", "sweep=t",
                      "workers=1", "plot=false"]))
+
+
+def test_rebuilding_the_tables_of_a_read_only_sweep_folder_is_one_line(tmp_path, make_read_only):
+    from tests.rd_synth import rows, write_sweep
+
+    d = write_sweep(tmp_path / "s", rows(n_images=2))
+    make_read_only(d)
+    line = error_line(bench_cli(["table", str(d)], ROOT))
+    assert str(d) in line and ("Read-only file system" in line or "Permission denied" in line)
 
 
 def test_every_user_error_of_the_commands_is_one_line(tmp_path):

@@ -128,6 +128,7 @@ def test_a_folder_of_junk_only_is_no_crash_for_the_table_command(tmp_path):
     (store.rows_dir / "a.json").write_text("42")
     proc = bench_cli(["table", str(tmp_path / "s")], ROOT)
     assert proc.returncode == 0 and "0 rows" in proc.stdout and "Traceback" not in proc.stderr
+    assert "1 file(s) in" in proc.stdout and "a.json: not a JSON object (int)" in proc.stdout
 
 
 REBUILD = """

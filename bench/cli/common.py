@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from typing import Sequence
 
 from bench.core.errors import BenchError, CheckFailed
 
+_USER_OS_ERRORS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+
 
 def user_errors(fn=None, *, exit: bool = False):
-    """Run a command: a BenchError becomes one `error: ...` line on stderr and status 2; a check that
+    """Run a command: a BenchError, or a file system refusal (read-only, permission, disk full), becomes one
+    `error: ...` line on stderr and status 2; a check that
     failed (CheckFailed) gives 1 after its own report; Ctrl-C gives 130 with one line.  The status is
     returned (argparse commands: `main(argv) -> int`), or, with exit=True, the process exits with it
     (inside Hydra, whose task functions' return values do not reach the shell)."""
@@ -28,6 +32,12 @@ def user_errors(fn=None, *, exit: bool = False):
             return fn(*args, **kwargs)
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return done(2)
+        except OSError as exc:
+            if exc.errno not in _USER_OS_ERRORS:
+                raise
+            # a file or folder that cannot be written or read (read-only, full, someone else's): the user's to fix
+            print(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}", file=sys.stderr)
             return done(2)
         except CheckFailed as exc:
             if str(exc):
