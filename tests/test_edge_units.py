@@ -168,3 +168,18 @@ def test_a_worker_killed_from_outside_mid_sweep(tmp_path):
     assert all(r["status"] == "ok" or r is killed[0] or (r["point"] == 2 and "time limit" in r["error"]) for r in rows)
     assert "Traceback" not in err and "BrokenProcessPool" not in err
     assert f"identity {killed[0]['image']} point={killed[0]['point']}: WorkerDied" in err
+
+
+def test_a_script_running_a_sweep_without_a_main_guard_is_one_clear_error(tmp_path):
+    """Workers come from a fork server, which imports a main script again in every worker: without the
+    guard each worker would start the sweep again and the pool would restart dying workers forever."""
+    code = "from bench.sweep.runner import _context\n_context()\nprint('started')\n"
+    bare = tmp_path / "bare.py"
+    bare.write_text(code)
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("if __name__ == '__main__':\n" + "".join(f"    {line}\n" for line in code.splitlines()))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(bare)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0 and f'{bare} runs a sweep without `if __name__ == "__main__":`' in proc.stderr
+    proc = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "started", proc.stderr[-1000:]

@@ -12,20 +12,22 @@ can be killed from outside (the out-of-memory killer sends SIGKILL).  ProcessPoo
 end one task (no per-task timeout, no way to kill its worker) nor survive a dead worker (every pending
 future fails with BrokenProcessPool and no row names the unit).  pebble (a small, maintained library)
 gives each task a timeout that kills its worker (SIGTERM, then SIGKILL) and reports a dead worker as
-that task's ProcessExpired, then starts a fresh worker; the other units go on.  Every unit runs in a
-worker, with workers=1 too, so the main process is never the one stuck.  Workers come from a fork
-server (`_context`), not from a fork of this process.  A unit that ends either way
-becomes a failed row naming its reason (`bench.sweep.units.failed_row`).
+that task's ProcessExpired, then starts a fresh worker; the other units go on.  A unit that ends
+either way becomes a failed row naming its reason (`bench.sweep.units.failed_row`).  Every unit runs
+in a worker, with workers=1 too, so the main process is never the one stuck; workers come from a fork
+server (`_context`), not from a fork of this process.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
@@ -33,7 +35,6 @@ from tqdm import tqdm
 
 from bench.core.errors import BenchError
 from bench.sweep.units import Unit, failed_row, run_unit
-
 
 
 def grace(limit: float) -> float:
@@ -66,9 +67,27 @@ def _context():
     adapter's check; CUDA cannot be used in a child forked after that).  The fork server keeps worker starts
     cheap (one interpreter start per sweep, then a fork per worker, also after a worker is killed), and each
     worker still gets this process's sys.path and working folder (multiprocessing's preparation data)."""
+    _check_main_is_guarded()
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["bench.sweep.units"])
     return ctx
+
+
+def _check_main_is_guarded() -> None:
+    """A script run by path is imported again in every worker (multiprocessing's rule for fork servers and
+    spawn, Python's default from 3.14): without `if __name__ == "__main__":` each worker would start the
+    sweep again and the pool would restart dying workers forever.  One clear line instead."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or getattr(getattr(main, "__spec__", None), "name", None):  # interactive, or `python -m`: not re-imported
+        return
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return
+    if not re.search(r"""__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__""", text):
+        raise BenchError(f"{path} runs a sweep without `if __name__ == \"__main__\":`; sweep workers import the main "
+                         "script again (multiprocessing fork server), so put the code that starts the sweep under that guard")
 
 
 def _exit_text(code: int | None) -> str:

@@ -205,7 +205,7 @@ def base_row(unit: Unit) -> dict[str, Any]:
     return row
 
 
-def failed_row(unit: Unit, reason: str, unit_s: float | None = None) -> dict:
+def failed_row(unit: Unit, reason: str) -> dict:
     """Write and return the failed row of a unit that could not write its own (its worker ran past the
     time limit or died).  A finished row the unit wrote before its worker died is returned as it is; an
     earlier ok row that was to get more metrics is left on disk (the next run tries again)."""
@@ -216,8 +216,6 @@ def failed_row(unit: Unit, reason: str, unit_s: float | None = None) -> dict:
             return row  # finished before the worker died
         return {**row, "status": "failed", "error": reason}  # an earlier ok row still lacking metrics: kept as it is
     row = {**base_row(unit), "status": "failed", "error": reason}
-    if unit_s is not None:
-        row["unit_s"] = unit_s
     store.write(row)
     return row
 
