@@ -60,6 +60,15 @@ def test_16_bit_tiff_is_scaled_with_rounding(tmp_path, channels):
     assert np.array_equal(o.rgb, want) and "16-bit samples (TIFF) scaled" in o.note
 
 
+def test_planar_tiff_is_read_as_pixels_and_other_layouts_are_refused(tmp_path):
+    a = ramp16(channels=3)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(a, -1, 0), photometric="rgb", planarconfig="separate")
+    assert np.array_equal(fresh(tmp_path / "planar.tif").rgb, scaled(a))
+    tifffile.imwrite(tmp_path / "five.tif", np.zeros((16, 16, 5), np.uint16), photometric="minisblack", planarconfig="contig")
+    with pytest.raises(PictureRefused, match="5 samples per pixel|is not one picture"):
+        fresh(tmp_path / "five.tif")
+
+
 def test_the_integer_scaling_equals_the_exact_rounding_for_every_16_bit_value():
     v = np.arange(65536, dtype=np.uint16)
     assert np.array_equal(images._scale16(v), np.floor(v.astype(np.float64) * 255 / 65535 + 0.5).astype(np.uint8))
@@ -135,6 +144,17 @@ def test_opaque_alpha_is_dropped_and_any_transparency_is_refused(tmp_path):
     p.save(tmp_path / "pt.png", transparency=int(np.asarray(p)[0, 0]))
     with pytest.raises(PictureRefused, match="transparent"):
         fresh(tmp_path / "pt.png")
+
+
+def test_a_transparent_colour_key_counts_as_alpha(tmp_path):
+    rgb = photo()
+    key = tuple(int(v) for v in rgb[0, 0])
+    Image.fromarray(rgb).save(tmp_path / "keyed.png", transparency=key)
+    with pytest.raises(PictureRefused, match="transparent"):
+        fresh(tmp_path / "keyed.png")
+    Image.fromarray(rgb).save(tmp_path / "unused.png", transparency=(1, 2, 3) if key != (1, 2, 3) else (4, 5, 6))
+    o = fresh(tmp_path / "unused.png")
+    assert np.array_equal(o.rgb, rgb) and o.note == "opaque alpha channel dropped"
 
 
 # ------------------------------------------------------------------------------ orientation

@@ -94,10 +94,16 @@ def _tiff_samples(path: str) -> np.ndarray:
         page = tif.pages[0]
         if page.photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
             _refuse(path, f"TIFF photometric {page.photometric.name}: only grey and RGB samples are measured")
-        a = page.asarray()
+        a, axes = page.asarray(), page.axes
     if a.dtype not in (np.uint8, np.uint16):
         _refuse(path, f"its samples are {a.dtype}: no defined white level; convert it to 8- or 16-bit integers")
-    return a if a.ndim == 3 else a[..., None]
+    if axes == "SYX":  # planar configuration: one plane per sample
+        a = np.moveaxis(a, 0, -1)
+    elif axes == "YX":
+        a = a[..., None]
+    elif axes != "YXS":
+        _refuse(path, f"TIFF layout {axes!r} (shape {a.shape}) is not one picture")
+    return a
 
 
 def _tiff_bits(im: Image.Image) -> int:
@@ -120,6 +126,10 @@ def _samples(path: str, im: Image.Image) -> tuple[np.ndarray, list[str]]:
     if im.format in ("PPM", "PGM", "PNM") and _pnm_maxval(im) != 255:
         _refuse(path, f"PNM with maxval {_pnm_maxval(im)} (not 255); convert it to PNG (8 or 16 bits)")
     png = _png_header(path) if im.format == "PNG" else None
+    if "transparency" in im.info and mode in ("L", "RGB"):  # a transparent colour key (PNG tRNS): an alpha channel
+        return np.asarray(im.convert("RGBA")), []
+    if "transparency" in im.info and mode not in ("P", "PA"):
+        _refuse(path, f"it has a transparent colour key at {mode} samples; lic-bench measures opaque RGB")
     if png and png[0] == 16 and png[1] in _PNG_COLOUR_16:
         return _png16_colour(path, png[1], *im.size), []
     if mode.startswith("I;16") or (mode == "I" and png and png[0] == 16):
@@ -224,6 +234,8 @@ def _finish(path: str, a: np.ndarray, notes: list[str], orientation: int, fmt: s
         a = _orient(a, orientation)
         notes.append(f"EXIF orientation {orientation} applied ({ORIENTATION[orientation]}): measured as displayed")
     channels = a.shape[2]
+    if channels not in (1, 2, 3, 4):
+        _refuse(path, f"it has {channels} samples per pixel: not grey or RGB, with or without alpha")
     if channels in (2, 4):
         alpha, a = a[..., -1], a[..., :-1]
         top = 65535 if alpha.dtype == np.uint16 else 255
@@ -258,11 +270,12 @@ def policy_token(path: str) -> str:
     try:
         with Image.open(path) as im:
             mode, fmt, frames, orientation = im.mode, im.format, getattr(im, "n_frames", 1), orientation_of(im)
+            keyed = "transparency" in im.info
             bits = _tiff_bits(im) if fmt == "TIFF" else (_pnm_maxval(im) if fmt in ("PPM", "PGM", "PNM") else 8)
             if fmt == "PNG":
                 bits = (_png_header(path) or (8, 2))[0]
     except Exception:  # unreadable: its units fail with the reason anyway
         return ""
-    if mode in ("RGB", "RGBX") and frames == 1 and orientation == 1 and bits in (8, 255):
+    if mode in ("RGB", "RGBX") and frames == 1 and orientation == 1 and bits in (8, 255) and not keyed:
         return ""
-    return f"input-policy-{POLICY_REVISION}:{fmt}:{mode}:{bits}:{orientation}:{frames}"
+    return f"input-policy-{POLICY_REVISION}:{fmt}:{mode}:{bits}:{orientation}:{frames}:{int(keyed)}"
