@@ -216,7 +216,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def compute_batch(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iterable[str] | None = None,
-                  device: str = "auto", **options) -> dict:
+                  device: str = "auto", *, on_error: str = "note", **options) -> dict:
     """Batched: ref, dec uint8 (N, H, W, 3) -> {column: array of N values} plus record columns.
 
     Each metric runs on its own: one that cannot measure a picture never costs the unit its other
@@ -224,7 +224,8 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names
     limit, e.g. LPIPS-alex below 31 px: final).  A metric that raises leaves its columns out of the
     result and gives its reason in `metric_note`; a resumed sweep sees its columns missing and tries it
     again from the kept bitstream (the failure may be passing, e.g. a GPU out of memory).  `metric_note`
-    (an array of N strings, "name: reason | ...") is present only when some picture has a note."""
+    (an array of N strings, "name: reason | ...") is present only when some picture has a note.
+    on_error="raise" lets a metric's exception through instead (benchmarks, which must not time a failure)."""
     ref, dec = as_batch(ref), as_batch(dec)
     if ref.shape != dec.shape:
         raise ValueError(f"decoded pictures are {dec.shape}, originals {ref.shape}")
@@ -237,6 +238,8 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names
             got = dict(importlib.import_module(s.module).compute_batch(ref, dec, matrix=matrix, device=device,
                                                                        **{**s.options, **options}))
         except Exception as exc:  # noqa: BLE001 - any failure of one metric: its reason, the others kept
+            if on_error == "raise":
+                raise
             got = {NOTE: [f"not measured ({_first_line(exc)}); tried again on the next run"] * n}
         own = got.pop(NOTE, None)
         if own is not None:
@@ -262,14 +265,14 @@ def _scalar(v):
 
 
 def compute(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iterable[str] | None = None,
-            device: str = "auto", **options) -> dict:
+            device: str = "auto", *, on_error: str = "note", **options) -> dict:
     """One picture (H, W, 3) pair -> {column: value}.  With names=None: PSNR-RGB/Y/U/V/YUV,
     MS-SSIM-RGB (+ dB, window) and metric_matrix, as the harness always wrote."""
     if np.shape(ref) != np.shape(dec):
         raise ValueError(f"decoded picture is {np.shape(dec)}, original {np.shape(ref)}")
     if np.ndim(ref) != 3:
         raise ValueError("compute() takes one picture (H, W, 3); use compute_batch() for (N, H, W, 3)")
-    return {k: _scalar(v) for k, v in compute_batch(ref, dec, matrix, names, device, **options).items()}
+    return {k: _scalar(v) for k, v in compute_batch(ref, dec, matrix, names, device, on_error=on_error, **options).items()}
 
 
 __all__ = ["METRICS", "REGISTRY", "DEFAULT", "NOTE", "NOTE_SEP", "PRIMARY", "REFERENCE", "ENTRY_POINT_GROUP", "Metric", "column", "compute",
