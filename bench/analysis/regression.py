@@ -23,6 +23,13 @@ a baseline row is missing (or failed) in the sweep, or the sweep has rows the ba
 changed codec_hash (encoder version or parameters) is reported; it fails only through the numbers.
 The BD-rate (pchip, no bootstrap) of every codec against the anchor, on psnr_rgb and ms_ssim_rgb_db,
 is recomputed from the baseline rows and from the sweep; a drift beyond --bd-tol fails.
+
+A comparison that cannot be decided never passes.  NaN is never within a tolerance, so: a baseline
+with an empty or non-finite bytes/bpp cell or an empty metric cell, a tolerance that is not a finite
+number >= 0 (command line or meta.json), or a baseline that cannot be read is refused with one line
+(exit 2); a sweep value that is NaN where the baseline has a number fails the row.  The one
+non-finite value a baseline may hold is a metric's +inf (a lossless row), which only the same +inf
+matches.  `--update` refuses to write a baseline the check would refuse.
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bench import metrics as M
 from bench.analysis.bd import compare, curves_from_rows, default_anchor
+from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
 from bench.core.text import align
 
@@ -70,37 +79,119 @@ def baseline_frame(df: pd.DataFrame) -> pd.DataFrame:
     return ok.sort_values(KEY, kind="stable").drop_duplicates(KEY, keep="last").reset_index(drop=True)
 
 
+def _key_text(r: dict) -> str:
+    return f"{r.get('codec')} {r.get('image')} point {r.get('point')}"
+
+
+def value_problems(df: pd.DataFrame) -> list[str]:
+    """Why rows of a baseline (or of a sweep about to become one) cannot be compared: a key cell, bytes or
+    bpp that is missing, not finite or not positive; a checked metric that is missing (NaN); a key twice."""
+    problems = []
+    for r in df.to_dict("records"):
+        for c in KEY:
+            if pd.isna(r.get(c)) or str(r.get(c)) == "":
+                problems.append(f"{_key_text(r)}: no {c}")
+        b = pd.to_numeric(pd.Series([r.get("bytes")]), errors="coerce").iloc[0]
+        if not (np.isfinite(b) and b > 0 and float(b).is_integer()):
+            problems.append(f"{_key_text(r)}: bytes {r.get('bytes')}")
+        bpp = pd.to_numeric(pd.Series([r.get("bpp")]), errors="coerce").iloc[0]
+        if not (np.isfinite(bpp) and bpp > 0):
+            problems.append(f"{_key_text(r)}: bpp {r.get('bpp')}")
+        for mt in METRICS_CHECKED:
+            v = pd.to_numeric(pd.Series([r.get(mt)]), errors="coerce").iloc[0]
+            if pd.isna(v) or v == -math.inf:
+                problems.append(f"{_key_text(r)}: {mt} {r.get(mt)}")
+    dup = df[df.duplicated(KEY, keep=False)] if set(KEY) <= set(df.columns) else df.iloc[0:0]
+    problems += [f"{_key_text(r)}: listed twice" for r in dup.drop_duplicates(KEY).to_dict("records")]
+    return problems
+
+
+def _refuse_values(problems: list[str], what: str, fix: str) -> None:
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise BenchError(f"{what}: {len(problems)} value(s) that cannot be compared ({'; '.join(problems[:3])}{more}); {fix}")
+
+
 def read_baseline(folder: Path) -> tuple[pd.DataFrame, dict]:
+    """The baseline's rows and meta, checked: FileNotFoundError when there is none, one BenchError line
+    when it cannot be read or holds a value no comparison can decide."""
     rows = folder / "rows.csv"
     if not rows.is_file():
         raise FileNotFoundError(f"no baseline at {rows} (write one with --update)")
-    df = pd.read_csv(rows, dtype={"dataset": str, "image": str, "codec": str, "point": str, "codec_hash": str, "encoder": str})
+    fix = "rewrite the baseline with --update"
+    try:
+        df = pd.read_csv(rows, dtype={"dataset": str, "image": str, "codec": str, "point": str, "codec_hash": str, "encoder": str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise BenchError(f"baseline {rows} cannot be read as CSV ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); {fix}") from None
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise BenchError(f"baseline {rows} lacks the column(s) {', '.join(missing)}; {fix}")
+    if df.empty:
+        raise BenchError(f"baseline {rows} holds no rows; {fix}")
     df["point"] = df["point"].map(norm_point)
+    _refuse_values(value_problems(df), f"baseline {rows}", fix)
     meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta: Any = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BenchError(f"baseline {meta_path} is not valid JSON ({exc}); {fix}") from None
+        if not isinstance(meta, dict):
+            raise BenchError(f"baseline {meta_path} is not a JSON object; {fix}")
+        if meta.get("anchor") is not None and not isinstance(meta["anchor"], str):
+            raise BenchError(f"baseline {meta_path}: anchor {meta['anchor']!r} is not a codec name; {fix}")
+        tol = meta.get("tolerances", {})
+        if not isinstance(tol, dict) or not all(isinstance(tol.get(k, {}), dict) for k in ("bpp_rel", "metric_abs")):
+            raise BenchError(f"baseline {meta_path}: tolerances must be {{\"bpp_rel\": {{codec: number}}, \"metric_abs\": "
+                             f"{{metric: number}}, \"bd_points\": number}}, not {tol!r}; {fix}")
+    df["bytes"] = df["bytes"].astype("int64")
     return df, meta
 
 
 def write_baseline(folder: Path, current: pd.DataFrame, meta: dict) -> None:
+    if current.empty:
+        raise BenchError("the sweep has no ok rows: no baseline written (it would check nothing)")
+    _refuse_values(value_problems(current), "the sweep's ok rows",
+                   "a baseline holds only values a check can compare: leave those pictures (or metrics) out of the CI sweep")
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(folder / "rows.csv", current.to_csv(index=False, float_format="%.10g").encode())
     atomic_write_bytes(folder / "meta.json", (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
 
 
+def tolerance(value, what: str) -> float:
+    """A tolerance as a finite number >= 0, or one BenchError line (NaN is never exceeded: it would pass anything)."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise BenchError(f"{what}: {value!r} is not a number") from None
+    if not math.isfinite(t) or t < 0:
+        raise BenchError(f"{what}: {value!r} is not a finite number >= 0 (a NaN or infinite tolerance would pass any change)")
+    return t
+
+
 def _tolerances(items, committed: dict, default: float, what: str) -> dict:
     """Default, then the baseline's committed values, then the command line: ['0.01', 'jpeg=0'] ->
     {'*': 0.01, 'jpeg': 0.0} ('*' applies to every name not listed)."""
-    out = {"*": default, **{k: float(v) for k, v in committed.items()}}
+    out = {"*": default, **{k: tolerance(v, f"{what} {k} (meta.json)") for k, v in committed.items()}}
     for it in items or []:
-        name, _, val = it.rpartition("=")
+        name, _, val = str(it).rpartition("=")
         try:
-            out[name or "*"] = float(val)
+            float(val)
         except ValueError:
-            raise ValueError(f"{what}: {it!r} is not [NAME=]NUMBER") from None
+            raise BenchError(f"{what}: {it!r} is not [NAME=]NUMBER") from None
+        out[name or "*"] = tolerance(val, f"{what} {it!r}")
     return out
 
 
 # ------------------------------------------------------------------------------------ comparison
+
+
+def _number(v) -> float:
+    try:
+        return float(v) if v is not None and not pd.isna(v) else math.nan
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def compare_rows(base: pd.DataFrame, cur: pd.DataFrame, bpp_tol: dict, metric_tol: dict) -> pd.DataFrame:
@@ -121,22 +212,26 @@ def compare_rows(base: pd.DataFrame, cur: pd.DataFrame, bpp_tol: dict, metric_to
             rec["notes"].append("not in the baseline")
         else:
             status = "ok"
-            b0, b1 = float(d["bytes_base"]), float(d["bytes_now"])
+            b0, b1 = _number(d["bytes_base"]), _number(d["bytes_now"])
             rel = (b1 - b0) / b0 if b0 else math.inf
             rec["bytes_rel"] = rel
-            if abs(rel) > tol + 1e-15:
+            if not math.isfinite(rel) or abs(rel) > tol + 1e-15:
                 status = "worse" if b1 > b0 else "changed"
                 rec["notes"].append(f"bytes {'+' if rel > 0 else ''}{rel * 100:.3f} % (tolerance {tol * 100:g} %)")
             for mt in METRICS_CHECKED:
-                v0, v1 = d.get(f"{mt}_base"), d.get(f"{mt}_now")
-                if v0 is None or v1 is None or (pd.isna(v0) and pd.isna(v1)):
-                    continue
+                v0, v1 = _number(d.get(f"{mt}_base")), _number(d.get(f"{mt}_now"))
                 t = metric_tol.get(mt, metric_tol["*"])
-                if pd.isna(v0) != pd.isna(v1) or abs(float(v1) - float(v0)) > t:
-                    delta = float(v1) - float(v0) if not (pd.isna(v0) or pd.isna(v1)) else math.nan
+                if v0 == v1:  # equal, including the same +inf of a lossless row
+                    continue
+                if math.isnan(v0) or math.isnan(v1):  # undecidable: never within a tolerance
+                    rec["notes"].append(f"{mt} {v0:g} -> {v1:g} (cannot be compared)")
+                    status = "changed" if status == "ok" else status
+                    continue
+                delta = v1 - v0
+                if not math.isfinite(delta) or abs(delta) > t:
                     rec["notes"].append(f"{mt} {delta:+.4f} (tolerance {t:g})")
                     if status == "ok":
-                        status = "worse" if (np.isfinite(delta) and delta < 0) else "changed"
+                        status = "worse" if delta < 0 else "changed"
             if str(d.get("codec_hash_base")) != str(d.get("codec_hash_now")):
                 rec["notes"].append(f"codec_hash {d.get('codec_hash_base')} -> {d.get('codec_hash_now')}"
                                     + (f" (encoder now: {d.get('encoder_now')})" if d.get("encoder_base") != d.get("encoder_now") else ""))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.analysis.bd import METHODS, bd_matrix, format_matrix
 from bench.analysis.published import load_many
-from bench.cli.common import user_errors
+from bench.cli.common import require_ok, user_errors
 from bench.results.tables import load_rows
 
 
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--published", nargs="+", default=[], type=Path, help="CompressAI result JSON files to include")
     ap.add_argument("--csv", type=Path, help="write the long table (one row per codec x metric) here")
     args = ap.parse_args(argv)
-    df = load_rows(args.sweep_dir)
+    df = require_ok(load_rows(args.sweep_dir), args.sweep_dir)
     pubs = load_many(args.published, sweep_codecs=set(df["codec"]) if "codec" in df else ())
     table, results = bd_matrix(df, args.anchor, args.metrics, method=args.method, n_boot=args.boot, seed=args.seed, published=pubs)
     print(format_matrix(results))

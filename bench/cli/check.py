@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.analysis.bd import default_anchor
 from bench.analysis.regression import (DEFAULT_BD_TOL, DEFAULT_METRIC_TOL, _tolerances, baseline_frame, bd_drift,
-                                       compare_rows, format_bd, format_rows, read_baseline, write_baseline)
+                                       compare_rows, format_bd, format_rows, read_baseline, tolerance, write_baseline)
 from bench.cli.common import user_errors
 from bench.core.errors import BenchError
 from bench.core.provenance import git_revision
@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     if df.empty or "status" not in df:
         raise BenchError(f"{args.sweep_dir} has no rows")
     current = baseline_frame(df)
+    if args.update and current.empty:
+        raise BenchError(f"{args.sweep_dir} has no ok rows (all {len(df)} failed): no baseline written (it would check nothing)")
     failed = df[df["status"] != "ok"]
     for r in failed.itertuples():
         print(f"sweep: failed unit {r.codec} {r.image} point={r.point}: {getattr(r, 'error', '')}", file=sys.stderr)
@@ -46,13 +48,16 @@ def main(argv=None) -> int:
         if not args.update:
             raise BenchError(str(exc)) from None
         base, meta = None, {}
+    except BenchError as exc:  # unreadable, or values no comparison can decide
+        if not args.update:
+            raise
+        print(f"baseline not usable ({exc}): --update writes it anew")
+        base, meta = None, {}
     committed = meta.get("tolerances", {})
-    try:
-        bpp_tol = _tolerances(args.bpp_tol, committed.get("bpp_rel", {}), 0.0, "--bpp-tol")
-        metric_tol = _tolerances(args.metric_tol, committed.get("metric_abs", {}), DEFAULT_METRIC_TOL, "--metric-tol")
-    except ValueError as exc:
-        raise BenchError(str(exc)) from None
-    bd_tol = args.bd_tol if args.bd_tol is not None else float(committed.get("bd_points", DEFAULT_BD_TOL))
+    bpp_tol = _tolerances(args.bpp_tol, committed.get("bpp_rel", {}), 0.0, "--bpp-tol")
+    metric_tol = _tolerances(args.metric_tol, committed.get("metric_abs", {}), DEFAULT_METRIC_TOL, "--metric-tol")
+    bd_tol = tolerance(args.bd_tol, "--bd-tol") if args.bd_tol is not None else \
+        tolerance(committed.get("bd_points", DEFAULT_BD_TOL), "bd_points (meta.json)")
     anchor = args.anchor or meta.get("anchor")
 
     code = 0

@@ -7,8 +7,7 @@ import argparse
 from pathlib import Path
 
 from bench import metrics as M
-from bench.cli.common import user_errors
-from bench.core.errors import BenchError
+from bench.cli.common import require_ok, user_errors
 from bench.report import perception
 from bench.results.store import RowStore
 from bench.results.tables import frame
@@ -23,9 +22,7 @@ def main(argv=None) -> int:
                     help=f"compared columns (default: those of {', '.join(M.compared_columns())} present)")
     args = ap.parse_args(argv)
     store = RowStore(args.sweep_dir).require()
-    df = frame(store)
-    if df.empty:
-        raise BenchError(f"no rows in {store.rows_dir}")
+    df = require_ok(frame(store), args.sweep_dir)
     res = perception.write(args.sweep_dir, df, args.metrics, args.reference)
     print(f"[perception] {len(res['ok'])} rows, metrics {', '.join(res['metrics']) or '(none)'}: "
           f"{len(res['flips'])} rank flip(s) against {args.reference}")

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from bench.analysis.published import export_sweep, load
-from bench.cli.common import user_errors
+from bench.cli.common import require_ok, user_errors
 from bench.results.tables import load_rows
 
 
@@ -30,6 +30,6 @@ def main(argv=None) -> int:
             print(p.curve.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
             print()
     else:
-        paths = export_sweep(load_rows(args.sweep_dir), args.out or args.sweep_dir / "compressai")
+        paths = export_sweep(require_ok(load_rows(args.sweep_dir), args.sweep_dir), args.out or args.sweep_dir / "compressai")
         print("\n".join(str(p) for p in paths))
     return 0

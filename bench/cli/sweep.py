@@ -23,7 +23,8 @@ from omegaconf import DictConfig
 
 from bench.cli.common import user_errors
 from bench.core.assets import conf_dir
-from bench.core.files import atomic_write_bytes
+from bench.core.errors import BenchError
+from bench.core.files import atomic_write_bytes, require_writable
 from bench.core.provenance import git_revision, host, package_versions, pip_freeze
 from bench.report.figures import rd_plot
 from bench.report.report import write_report
@@ -32,6 +33,7 @@ from bench.results.tables import frame, write_tables
 from bench.sweep.job import run_job
 
 FAILED_UNITS: list[str] = []  # over every job of this process: a sweep with failed units exits 1
+UNITS_RUN: list[int] = [0]  # units run by every job of this process (to say "every unit failed")
 
 
 def _write_run_record(run_dir: Path) -> None:
@@ -59,12 +61,47 @@ def run(cfg: DictConfig) -> dict:
     if len(res.failed) > 20:
         print(f"[bench] ... {len(res.failed) - 20} more failed units", file=sys.stderr)
     FAILED_UNITS.extend(res.failed)
+    UNITS_RUN[0] += len(res.rows)
+    invalid = res.store.invalid()
+    if invalid:
+        shown = "; ".join(f"{name}: {why}" for name, why in invalid[:3]) + ("; ..." if len(invalid) > 3 else "")
+        print(f"[bench] {len(invalid)} file(s) in {res.store.rows_dir} are not trustworthy rows and are left out of the "
+              f"tables ({shown})", file=sys.stderr)
     print(f"[bench] {res.codec}: {len(res.rows) - len(res.failed)} ok, {len(res.failed)} failed in {res.wall_s:.1f} s", flush=True)
     if paths:
         print(f"[bench] table: {paths['parquet']} and {paths['csv']}; means: {paths['summary']}")
     if plots:
         print(f"[bench] RD plots: {', '.join(str(p) for p in plots if p.suffix == '.png')}")
     return {"rows": len(res.rows), "failed": len(res.failed), "wall_s": res.wall_s}
+
+
+class PreflightCallback:
+    """A Hydra callback that checks, before Hydra creates its run folders there, that the results folder
+    can be written: a read-only one is one `error:` line and exit 2, not Hydra's traceback.  Enabled in
+    conf/config.yaml (`hydra.callbacks.preflight`)."""
+
+    def _check(self, config) -> None:
+        try:
+            out = Path(str(config.out_dir))
+        except Exception:  # noqa: BLE001 - a config without out_dir: the job says what is wrong
+            return
+        try:
+            require_writable(out)
+        except BenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+    def on_run_start(self, config, **kwargs) -> None:
+        self._check(config)
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        self._check(config)
+
+    # the rest of Hydra's callback interface
+    def on_run_end(self, config, **kwargs) -> None: ...
+    def on_multirun_end(self, config, **kwargs) -> None: ...
+    def on_job_start(self, config, **kwargs) -> None: ...
+    def on_job_end(self, config, job_return=None, **kwargs) -> None: ...
 
 
 class ReportCallback:
@@ -110,6 +147,8 @@ class ReportCallback:
                 extra = {} if self.panels else {"panels": None}
                 md = write_report(d, self.anchor, self.published, n_boot=self.n_boot, metrics=self.metrics, **extra)
                 print(f"[bench] report: {md} and {md.with_suffix('.html')}", flush=True)
+            except BenchError as exc:  # e.g. no ok rows: said in one line
+                print(f"[bench] report not written: {exc}", file=sys.stderr)
             except Exception as exc:  # noqa: BLE001 - the sweep's rows stand without the report
                 print(f"[bench] report not written for {d}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
@@ -134,7 +173,11 @@ def _hydra_main(cfg: DictConfig) -> dict:
 def main() -> int:
     _hydra_main()
     if FAILED_UNITS:
-        print(f"[bench] {len(FAILED_UNITS)} unit(s) failed (rows with status=failed and their reason); exit status 1",
-              file=sys.stderr)
+        if len(FAILED_UNITS) == UNITS_RUN[0]:
+            print(f"[bench] every unit failed ({len(FAILED_UNITS)} of {UNITS_RUN[0]}): no ok rows, nothing measured; "
+                  "the reasons are above and in the rows (status=failed, error); exit status 1", file=sys.stderr)
+        else:
+            print(f"[bench] {len(FAILED_UNITS)} of {UNITS_RUN[0]} unit(s) failed (rows with status=failed and their reason); "
+                  "exit status 1", file=sys.stderr)
         return 1
     return 0

@@ -24,5 +24,10 @@ def main(argv=None) -> int:
     paths = write_tables(store, df)
     plots = [p for m in args.metrics for p in rd_plot(df, m, store.dir / f"rd_{m}")]
     print(f"{len(df)} rows -> {', '.join(str(p) for p in paths.values()) or 'no table (no rows)'}")
+    invalid = store.invalid()
+    if invalid:
+        shown = "; ".join(f"{name}: {why}" for name, why in invalid[:3]) + ("; ..." if len(invalid) > 3 else "")
+        print(f"{len(invalid)} file(s) in {store.rows_dir} are not trustworthy rows, left out ({shown}); "
+              "a sweep computes their units again")
     print("plots: " + (", ".join(str(p) for p in plots if p.suffix == ".png") or "none"))
     return 0

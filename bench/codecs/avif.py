@@ -84,6 +84,10 @@ class AVIF(PillowCodec):
             raise BenchError(f"avif: subsampling {self.params['subsampling']!r}; choose from {sorted(SUBSAMPLING)}")
         if self.params["range"] not in ("full", "limited"):
             raise BenchError(f"avif: range {self.params['range']!r}; choose full or limited")
+        for key, lo, hi in (("speed", 0, 10), ("encoder_threads", 1, 64)):
+            v = self.params[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise BenchError(f"avif: {key} must be an integer in {lo}..{hi}, not {v!r}")
 
     def version(self) -> str:
         from PIL import _avif

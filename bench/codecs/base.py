@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import abc
 import os
+import re
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,17 +48,55 @@ class Decoded:
     extra: dict[str, Any] = field(default_factory=dict)  # adapter-specific row columns (e.g. decode check)
 
 
+_DEADLINE: list[float | None] = [None]  # perf_counter() time by which the current unit must end (set by the sweep)
+_ENCODER_LINE = re.compile(r"^\[(lib\w+|\w+enc\w*) @ 0x[0-9a-f]+\] (.+)$|^(\w+) \[error\]: (.+)$", re.I)
+
+
+class CodecProcessError(RuntimeError):
+    """A codec process that exited non-zero; `reason` is its own words (or the last lines of its stderr)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def set_deadline(deadline: float | None) -> None:
+    """The end of the current unit's time limit (time.perf_counter() clock); None = no limit.  Every codec
+    process started by run_process is killed when it runs past it, so a hung encoder ends as a failed row."""
+    _DEADLINE[0] = deadline
+
+
+def encoder_reason(stderr: str) -> str:
+    """The codec's own words from a failed run: ffmpeg logs the reason of an encoder that refuses to open
+    (`[libx265 @ 0x..] Image size is too small (768x8).`, `x265 [error]: ...`) long before its generic last
+    line ("Nothing was written into output file", "Conversion failed!").  "" when there is none."""
+    for line in stderr.splitlines():
+        m = _ENCODER_LINE.match(line.strip())
+        if m:
+            text = (m.group(2) or m.group(4) or "").strip()
+            if text and not text.startswith("[") and not text.lower().startswith(("using cpu", "build info", "hevc encoder version")):
+                return text
+    return ""
+
+
 def run_process(cmd: list[str], stdin: bytes | None = None, what: str = "") -> tuple[bytes, str, Timing]:
-    """Run one codec process; return (stdout, stderr, timing).  A failure raises with its stderr."""
+    """Run one codec process; return (stdout, stderr, timing).  A failure raises with the codec's own
+    reason (see encoder_reason) and the last lines of its stderr; a process still running at the unit's
+    deadline (set_deadline) is killed and raises."""
+    name = what or os.path.basename(cmd[0])
+    deadline = _DEADLINE[0]
+    timeout = None if deadline is None else max(0.01, deadline - time.perf_counter())
     with clock() as c:
         try:
-            proc = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
+            proc = subprocess.run(cmd, input=stdin, capture_output=True, check=False, timeout=timeout)
         except FileNotFoundError:
-            raise BenchError(f"{what or cmd[0]}: executable not found: {cmd[0]}") from None
+            raise BenchError(f"{name}: executable not found: {cmd[0]}") from None
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{name} was still running at the unit's time limit (unit_timeout) and was killed") from None
     err = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
-        tail = " | ".join(err.strip().splitlines()[-3:])
-        raise RuntimeError(f"{what or os.path.basename(cmd[0])} exited {proc.returncode}: {tail}")
+        reason = encoder_reason(err) or " | ".join(err.strip().splitlines()[-3:])
+        raise CodecProcessError(f"{name} exited {proc.returncode}: {reason}", reason)
     return proc.stdout, err, c.timing
 
 

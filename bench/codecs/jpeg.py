@@ -7,6 +7,7 @@ optimised Huffman tables), so our bytes equal those of `python -m compressai.uti
 from __future__ import annotations
 
 from bench.codecs.pillow import PillowCodec
+from bench.core.errors import BenchError
 
 
 class JPEG(PillowCodec):
@@ -21,6 +22,14 @@ class JPEG(PillowCodec):
     @classmethod
     def defaults(cls):
         return {"subsampling": None, "optimize": False}
+
+    def __init__(self, threads: int = 1, **params):
+        super().__init__(threads, **params)
+        sub = self.params["subsampling"]
+        if sub is not None and (isinstance(sub, bool) or sub not in (0, 1, 2)):
+            raise BenchError(f"jpeg: subsampling must be null (Pillow's 4:2:0), 0 (4:4:4), 1 (4:2:2) or 2 (4:2:0), not {sub!r}")
+        if not isinstance(self.params["optimize"], bool):
+            raise BenchError(f"jpeg: optimize must be true or false, not {self.params['optimize']!r}")
 
     def colour(self):
         sub = self.params["subsampling"]

@@ -25,6 +25,7 @@ Why these choices:
 from __future__ import annotations
 
 from bench.codecs.pillow import PillowCodec
+from bench.core.errors import BenchError
 
 
 def cod_marker(data: bytes) -> dict:
@@ -60,6 +61,14 @@ class JPEG2000(PillowCodec):
 
     def __init__(self, threads: int = 1, **params):
         super().__init__(threads, **params)
+        p = self.params
+        if p["mct"] not in (0, 1) or isinstance(p["mct"], bool):
+            raise BenchError(f"jpeg2000: mct must be 0 or 1, not {p['mct']!r}")
+        for key in ("irreversible", "jp2"):
+            if not isinstance(p[key], bool):
+                raise BenchError(f"jpeg2000: {key} must be true or false, not {p[key]!r}")
+        if isinstance(p["num_resolutions"], bool) or not isinstance(p["num_resolutions"], int) or not 0 <= p["num_resolutions"] <= 33:
+            raise BenchError(f"jpeg2000: num_resolutions must be an integer in 0..33 (0 = OpenJPEG's default), not {p['num_resolutions']!r}")
         self.suffix = ".jp2" if self.params["jp2"] else ".j2k"
 
     def colour(self):

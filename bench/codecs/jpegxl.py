@@ -53,7 +53,7 @@ def check_no_conversion(log: str, stream: str, what: str) -> None:
 class JPEGXL(Codec):
     point_name = "distance"
     point_type = float
-    point_range = (0, 25)  # libjxl Butteraugli distance
+    point_range = (0, 15)  # ffmpeg's libjxl -distance; libjxl itself codes 0 < d < 0.01 as 0.01 (check_point)
     revision = 1
 
     @classmethod
@@ -62,8 +62,16 @@ class JPEGXL(Codec):
 
     def __init__(self, threads: int = 1, **params):
         super().__init__(threads, **params)
-        if not 1 <= int(self.params["effort"]) <= 9:
-            raise BenchError(f"jpegxl: effort {self.params['effort']} out of range 1..9")
+        effort = self.params["effort"]
+        if isinstance(effort, bool) or not isinstance(effort, int) or not 1 <= effort <= 9:
+            raise BenchError(f"jpegxl: effort must be an integer in 1..9, not {effort!r}")
+
+    def check_point(self, point):
+        point = super().check_point(point)
+        if 0 < point < 0.01:
+            raise BenchError(f"JPEGXL distance {point!r} would be coded as 0.01 (libjxl's smallest lossy distance); "
+                             "use 0 (lossless) or a distance >= 0.01")
+        return point
 
     def version(self) -> str:
         return f"libjxl via {ffmpeg_version()}"

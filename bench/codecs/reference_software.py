@@ -165,8 +165,11 @@ class ReferenceSoftware(Codec):
         chroma, matrix = str(p["chroma"]), str(p["matrix"])
         if matrix == "rgb" and chroma != "444":
             raise BenchError(f"{self.label}: matrix 'rgb' (GBR coding) needs chroma 444, not {chroma}")
-        self.spec = ColourSpec(matrix=matrix, range="full" if matrix == "rgb" else p["range"], chroma=chroma,
-                               bit_depth=int(p["bit_depth"]))
+        try:
+            self.spec = ColourSpec(matrix=matrix, range="full" if matrix == "rgb" else p["range"], chroma=chroma,
+                                   bit_depth=int(p["bit_depth"]))
+        except (TypeError, ValueError) as exc:
+            raise BenchError(f"{self.label}: {exc}") from None
         if not isinstance(p["extra_args"], (list, tuple)):
             raise BenchError(f"{self.label}: extra_args must be a list of options")
         p["cfg_version"] = str(p["cfg_version"] if p["cfg_version"] is not None else "auto")

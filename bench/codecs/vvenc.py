@@ -2,19 +2,26 @@
 
 libvvenc in this ffmpeg takes yuv420p10le only.  Traps (FIELD-NOTES, "vvenc traps"): perceptual QP
 adaptation is on by default (`-qpa 0` for a PSNR anchor), and the intra picture gets QP-3 unless
-`IntraPeriod=1:IntraQPOffset=0`.  vvenc's own log is checked on every encode.
+`IntraPeriod=1:IntraQPOffset=0`.  vvenc's own log is checked on every encode, and `check()` makes one
+trial encode of a 64x64 picture with the configured parameters, so an unknown preset or vvenc option
+is one error line before any unit runs.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from bench.codecs.base import Codec, Decoded, Encoded, join, run_process
-from bench.codecs.ffmpeg import decode_raw, ffmpeg_exe, ffmpeg_version, raw_input_args, require_encoder, rgb_to_raw
-from bench.core.colour import ColourSpec
+from bench.codecs.ffmpeg import (colour_spec, decode_raw, ffmpeg_exe, ffmpeg_version, probe_picture, raw_input_args,
+                                 refused_configuration, require_encoder, rgb_to_raw)
+from bench.core.errors import BenchError
+
+PRESETS = ("faster", "fast", "medium", "slow", "slower")  # ffmpeg's libvvenc `-preset` values
+RATE_KEYS = ("QP", "IntraPeriod", "IntraQPOffset", "RateControl", "TargetBitrate")  # the adapter's, never vvenc_params'
 
 
 class VVenC(Codec):
@@ -29,13 +36,29 @@ class VVenC(Codec):
 
     def __init__(self, threads: int = 1, **params):
         super().__init__(threads, **params)
-        self.spec = ColourSpec(matrix=self.params["matrix"], range=self.params["range"], chroma="420", bit_depth=10)
+        p = self.params
+        self.spec = colour_spec("vvenc", "420", 10, p["matrix"], p["range"], {("420", 10)})  # libvvenc: yuv420p10le only
+        if p["preset"] not in PRESETS:
+            raise BenchError(f"vvenc: preset {p['preset']!r} unknown; choose from {', '.join(PRESETS)}")
+        if not isinstance(p["qpa"], bool):
+            raise BenchError(f"vvenc: qpa must be true or false, not {p['qpa']!r}")
+        extra = p["vvenc_params"] or {}
+        if not isinstance(extra, dict):
+            raise BenchError(f"vvenc: vvenc_params must be a mapping of vvenc options, not {extra!r}")
+        fixed = sorted(set(map(str, extra)) & set(RATE_KEYS))
+        if fixed:
+            raise BenchError(f"vvenc: vvenc_params may not set {', '.join(fixed)}: the rate point is codec.points, every picture intra")
 
     def version(self) -> str:
         return f"libvvenc via {ffmpeg_version()}"
 
     def check(self) -> None:
         require_encoder("libvvenc", "vvenc")
+        with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
+            try:
+                self.encode(probe_picture(), 32, Path(tmp))
+            except (RuntimeError, OSError) as exc:
+                raise refused_configuration("vvenc", exc) from None
 
     def colour(self):
         return self.spec.record()

@@ -20,6 +20,7 @@ Why these choices:
 from __future__ import annotations
 
 from bench.codecs.pillow import PillowCodec
+from bench.core.errors import BenchError
 
 
 class WebP(PillowCodec):
@@ -34,6 +35,12 @@ class WebP(PillowCodec):
     @classmethod
     def defaults(cls):
         return {"method": 4}  # Pillow's default effort; 6 = slowest/best
+
+    def __init__(self, threads: int = 1, **params):
+        super().__init__(threads, **params)
+        m = self.params["method"]
+        if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m <= 6:
+            raise BenchError(f"webp: method must be an integer in 0..6, not {m!r}")
 
     def colour(self):
         return {"colour_matrix": "bt601", "colour_range": "limited", "colour_chroma": "420", "colour_bit_depth": 8,

@@ -7,18 +7,30 @@ log so that a future ffmpeg/x265 that changes behaviour fails loudly instead of 
   - `qp=N` codes the I picture at N-3 unless `ipratio=1`.
   - x265 writes a ~2.2 KB SEI with its options unless `info=0`.
   - CRF is the default rate control: `qp=` and `keyint=1` make it fixed-QP all-intra.
+  - x265 ignores an option it does not know (`lossles=1`: "Unknown option", and the row would be lossy
+    and "ok"), so every encode log is read for the encoder's complaints, and `check()` makes one trial
+    encode of a 64x64 picture with the configured parameters: a misspelt option, a bad value or an
+    unknown preset is one error line before any unit runs.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from bench.codecs.base import Codec, Decoded, Encoded, join, run_process
-from bench.codecs.ffmpeg import decode_raw, ffmpeg_exe, ffmpeg_version, raw_input_args, require_encoder, rgb_to_raw
-from bench.core.colour import ColourSpec
+from bench.codecs.ffmpeg import (PIX_FMT, colour_spec, decode_raw, ffmpeg_exe, ffmpeg_version, probe_picture, raw_input_args,
+                                 refused_configuration, require_encoder, rgb_to_raw)
+from bench.core.errors import BenchError
+
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+TUNES = ("psnr", "ssim", "grain", "zerolatency", "fastdecode", "animation")
+RATE_KEYS = ("qp", "crf", "bitrate", "keyint")  # the rate point and all-intra are the adapter's, never x265_params'
+# lines in which x265 (or ffmpeg's libx265 wrapper) says it did not take what it was given
+COMPLAINT = re.compile(r"\[libx265 @ [^\]]+\] ((?:Unknown option|Invalid value|Error)[^\n]*)|x265 \[error\]: ([^\n]*)")
 
 
 class X265(Codec):
@@ -42,13 +54,28 @@ class X265(Codec):
     def __init__(self, threads: int = 1, **params):
         super().__init__(threads, **params)
         p = self.params
-        self.spec = ColourSpec(matrix=p["matrix"], range=p["range"], chroma=str(p["chroma"]), bit_depth=int(p["bit_depth"]))
+        self.spec = colour_spec("x265", p["chroma"], p["bit_depth"], p["matrix"], p["range"], set(PIX_FMT))
+        if p["preset"] not in PRESETS:
+            raise BenchError(f"x265: preset {p['preset']!r} unknown; choose from {', '.join(PRESETS)}")
+        if p["tune"] not in (None, "", *TUNES):
+            raise BenchError(f"x265: tune {p['tune']!r} unknown; choose from {', '.join(TUNES)} (or null)")
+        extra = p["x265_params"] or {}
+        if not isinstance(extra, dict):
+            raise BenchError(f"x265: x265_params must be a mapping of x265 options, e.g. {{lossless: 1}}, not {extra!r}")
+        fixed = sorted(set(map(str, extra)) & set(RATE_KEYS))
+        if fixed:
+            raise BenchError(f"x265: x265_params may not set {', '.join(fixed)}: the rate point is codec.points, every picture intra")
 
     def version(self) -> str:
         return f"libx265 via {ffmpeg_version()}"
 
     def check(self) -> None:
         require_encoder("libx265", "x265")
+        with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
+            try:
+                self.encode(probe_picture(), 32, Path(tmp))
+            except (RuntimeError, OSError) as exc:
+                raise refused_configuration("x265", exc) from None
 
     def colour(self):
         return self.spec.record()
@@ -74,7 +101,10 @@ class X265(Codec):
         return Encoded(out, join(cmd), timing, {"coded_w": w, "coded_h": h, "width": rgb.shape[1], "height": rgb.shape[0]}, log)
 
     def _verify(self, log: str, qp: int) -> None:
-        """Fail the unit when x265 did not code what was asked (a returning trap)."""
+        """Fail the unit when x265 did not code what was asked (a returning trap, an option it ignored)."""
+        m = COMPLAINT.search(log)
+        if m:
+            raise RuntimeError(f"x265 did not take its options: {(m.group(1) or m.group(2)).strip()}")
         extra = dict(self.params["x265_params"] or {})
         if str(extra.get("lossless", 0)) not in ("0", "False", "false"):
             return

@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bench.core.errors import BenchError
+
 _UMASK: int | None = None
 _UMASK_LOCK = threading.Lock()
 _SHA_CACHE: dict[tuple, str] = {}
@@ -63,3 +65,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def require_writable(folder: str | os.PathLike) -> Path:
+    """`folder`, created if needed, once a file could be written in it; else one BenchError line (a read-only
+    or full results folder found before any unit runs, not as a traceback after the first one)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise BenchError(f"cannot write results in {folder}: {exc.strerror or exc}") from None
+    return folder

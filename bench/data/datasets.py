@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.core.assets import cache_dir, user_or_asset
 from bench.core.errors import BenchError
-from bench.core.files import sha256_file
+from bench.core.files import sha256_file, umask
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -67,6 +67,7 @@ def _download(url: str, dest: Path, sha256: str) -> None:
         got = sha256_file(tmp)
         if got != sha256:
             raise BenchError(f"download of {url} has sha256 {got[:12]}..., manifest says {sha256[:12]}...")
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp's 0600 would hide the shared cache from colleagues
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -123,6 +124,8 @@ def resolve(cfg) -> list[ImageRef]:
     kinds = {"builtin": _builtin, "manifest": _manifest, "folder": _folder}
     if cfg.kind not in kinds:
         raise BenchError(f"dataset kind {cfg.kind!r} unknown; choose from {sorted(kinds)}")
-    refs = kinds[cfg.kind](cfg)
     limit = cfg.get("limit")
-    return refs[: int(limit)] if limit else refs
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise BenchError(f"dataset.limit must be a positive integer (or null for every picture), not {limit!r}")
+    refs = kinds[cfg.kind](cfg)
+    return refs[:limit] if limit else refs

@@ -146,6 +146,16 @@ def resolve(names: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def check(names: Iterable[str] | None = None) -> None:
+    """Run the optional `check()` of each chosen metric's module: a metric that cannot run on this machine
+    at all (VMAF without an ffmpeg that has libvmaf) is one BenchError line before any unit, not a note
+    in every row."""
+    for n in resolve(names):
+        fn = getattr(importlib.import_module(spec(n).module), "check", None)
+        if callable(fn):
+            fn()
+
+
 def columns(names: Iterable[str] | None = None) -> list[str]:
     """The numeric result columns the chosen metrics write (what a finished row must hold)."""
     return [c for n in resolve(names) for c in spec(n).columns]
@@ -218,19 +228,51 @@ def compared_columns() -> list[str]:
     return out
 
 
+NOTE = "metric_note"  # why a metric has no value for a picture ("lpips: ... | psnr: ..."); absent when none
+NOTE_SEP = " | "
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def compute_batch(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iterable[str] | None = None,
-                  device: str = "auto", **options) -> dict:
-    """Batched: ref, dec uint8 (N, H, W, 3) -> {column: array of N values} plus record columns."""
+                  device: str = "auto", *, on_error: str = "note", **options) -> dict:
+    """Batched: ref, dec uint8 (N, H, W, 3) -> {column: array of N values} plus record columns.
+
+    Each metric runs on its own: one that cannot measure a picture never costs the unit its other
+    metrics.  A module says so itself with NaN values and a `metric_note` entry per picture (a known
+    limit, e.g. LPIPS-alex below 31 px: final).  A metric that raises leaves its columns out of the
+    result and gives its reason in `metric_note`; a resumed sweep sees its columns missing and tries it
+    again from the kept bitstream (the failure may be passing, e.g. a GPU out of memory).  `metric_note`
+    (an array of N strings, "name: reason | ...") is present only when some picture has a note.
+    on_error="raise" lets a metric's exception through instead (benchmarks, which must not time a failure)."""
     ref, dec = as_batch(ref), as_batch(dec)
     if ref.shape != dec.shape:
         raise ValueError(f"decoded pictures are {dec.shape}, originals {ref.shape}")
+    n = len(ref)
     out: dict = {}
+    notes: list[list[str]] = [[] for _ in range(n)]
     for name in resolve(names):
         s = spec(name)
-        out.update(importlib.import_module(s.module).compute_batch(ref, dec, matrix=matrix, device=device,
-                                                                   **{**s.options, **options}))
+        try:
+            got = dict(importlib.import_module(s.module).compute_batch(ref, dec, matrix=matrix, device=device,
+                                                                       **{**s.options, **options}))
+        except Exception as exc:  # noqa: BLE001 - any failure of one metric: its reason, the others kept
+            if on_error == "raise":
+                raise
+            got = {NOTE: [f"not measured ({_first_line(exc)}); tried again on the next run"] * n}
+        own = got.pop(NOTE, None)
+        if own is not None:
+            for i, text in enumerate(np.broadcast_to(np.asarray(own, dtype=object), (n,))):
+                if text:
+                    notes[i].append(f"{name}: {text}")
+        out.update(got)
     if "metric_matrix" in out:  # keep the historical column order: the matrix last
         out["metric_matrix"] = out.pop("metric_matrix")
+    if any(notes):
+        out[NOTE] = np.array([NOTE_SEP.join(x) for x in notes], dtype=object)
     return out
 
 
@@ -245,17 +287,17 @@ def _scalar(v):
 
 
 def compute(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709", names: Iterable[str] | None = None,
-            device: str = "auto", **options) -> dict:
+            device: str = "auto", *, on_error: str = "note", **options) -> dict:
     """One picture (H, W, 3) pair -> {column: value}.  With names=None: PSNR-RGB/Y/U/V/YUV,
     MS-SSIM-RGB (+ dB, window) and metric_matrix, as the harness always wrote."""
     if np.shape(ref) != np.shape(dec):
         raise ValueError(f"decoded picture is {np.shape(dec)}, original {np.shape(ref)}")
     if np.ndim(ref) != 3:
         raise ValueError("compute() takes one picture (H, W, 3); use compute_batch() for (N, H, W, 3)")
-    return {k: _scalar(v) for k, v in compute_batch(ref, dec, matrix, names, device, **options).items()}
+    return {k: _scalar(v) for k, v in compute_batch(ref, dec, matrix, names, device, on_error=on_error, **options).items()}
 
 
-__all__ = ["METRICS", "REGISTRY", "DEFAULT", "PRIMARY", "REFERENCE", "ENTRY_POINT_GROUP", "Metric", "column", "compute",
-           "compute_batch", "columns", "missing", "resolve", "spec", "known", "info", "label", "higher_is_better",
+__all__ = ["METRICS", "REGISTRY", "DEFAULT", "NOTE", "NOTE_SEP", "PRIMARY", "REFERENCE", "ENTRY_POINT_GROUP", "Metric", "column", "compute",
+           "compute_batch", "check", "columns", "missing", "resolve", "spec", "known", "info", "label", "higher_is_better",
            "bd_column", "compared_columns", "register_from_rows", "psnr", "psnr_ycbcr", "ms_ssim_rgb", "ms_ssim_win",
            "to_db"]

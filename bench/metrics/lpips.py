@@ -8,6 +8,9 @@
   - The score is the package's own forward pass: ScalingLayer, trunk, unit-normalised features,
     squared differences, linear layers, spatial mean, sum over the five layers.  The reference
     picture's trunk features are reused across the rate points of one image (`RefFeatureCache`).
+  - Smallest pictures: the trunks' pooling needs a short side of at least 31 px (AlexNet) or 16 px
+    (VGG16; measured on lpips 0.1.4, tests/test_edges.py checks both limits against the package);
+    smaller pictures get NaN with the reason in `metric_note`, not a torch error that loses the unit.
   - Checked: LPIPS-alex equals the official values on the IQA-PyTorch calibration pairs within 1e-4
     (tests/test_lpips_dists.py).
 """
@@ -33,6 +36,7 @@ SPECS = {
                         description="LPIPS v0.1, VGG16 trunk"),
 }
 VERSION = "0.1"
+MIN_SIDE = {"alex": 31, "vgg": 16}  # below this the trunk's last pooling has no output
 TRUNK = {"alex": "alexnet", "vgg": "vgg16"}
 _REF = RefFeatureCache()
 
@@ -85,6 +89,11 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     import torch
 
     ref, dec = as_batch(ref), as_batch(dec)
+    col = f"lpips_{net}"
+    h, w = ref.shape[1:3]
+    if min(h, w) < MIN_SIDE[net]:
+        why = f"{w}x{h} has a side under {MIN_SIDE[net]} px, too small for LPIPS-{net}'s trunk"
+        return {col: np.full(len(ref), np.nan), "metric_note": [why] * len(ref)}
     dev = resolve_device(device)
     model, impl = load(net, dev)
     with torch.no_grad():
@@ -94,5 +103,4 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
         fr = _REF.get(("lpips", net, dev), ref, ref_feats) if reuse_ref else ref_feats()
         fd = _features(model, to_tensor01(dec, dev) * 2 - 1)
         values = score(model, fr, fd).double().cpu().numpy()
-    col = f"lpips_{net}"
     return {col: values, f"{col}_impl": impl, "metric_device": dev}

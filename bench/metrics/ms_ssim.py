@@ -65,6 +65,13 @@ def _values(ref: np.ndarray, dec: np.ndarray, device: str = "cpu") -> tuple[np.n
     return values.double().cpu().numpy(), win
 
 
+def too_small_note(height: int, width: int) -> str:
+    win = ms_ssim_win(height, width)
+    short = min(height, width)
+    return f"short side {short} px <= {(win - 1) * 16}: too small for 5 scales even with window {win}" \
+        if short <= (win - 1) * 16 else ""
+
+
 def ms_ssim_rgb(ref: np.ndarray, dec: np.ndarray) -> tuple[float, int]:
     """One picture (H, W, 3): (MS-SSIM, window)."""
     values, win = _values(as_batch(ref), as_batch(dec))
@@ -76,5 +83,9 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
 
     ref, dec = as_batch(ref), as_batch(dec)
     values, win = _values(ref, dec, resolve_device(device))
-    return {"ms_ssim_rgb": values, "ms_ssim_rgb_db": np.array([to_db(float(v)) for v in values]),
-            "ms_ssim_win": np.full(len(values), win, dtype=np.int64)}
+    out = {"ms_ssim_rgb": values, "ms_ssim_rgb_db": np.array([to_db(float(v)) for v in values]),
+           "ms_ssim_win": np.full(len(values), win, dtype=np.int64)}
+    note = too_small_note(*ref.shape[1:3])
+    if note:
+        out["metric_note"] = [note] * len(values)
+    return out

@@ -4,6 +4,10 @@
   - PSNR-Y/Cb/Cr: on float Y'CbCr computed from the 8-bit RGB with `metric_matrix` (BT.709 unless
     configured), no rounding, peak 255; PSNR-YUV is the 6:1:1 weighted mean of the three PSNRs
     (JVET CTC practice).  This is independent of the codec's own coding colour space.
+  - A reference without chroma (R = G = B at every pixel: a grey picture, see bench.data.images) has
+    Cb = Cr = 128 everywhere, which any codec keeps exactly; its PSNR-U/V would be infinite and say
+    nothing about the codec, and PSNR-YUV with them.  They are NaN, with the reason in `metric_note`
+    (so dataset means of them are NaN too rather than infinite or silently over fewer pictures).
 """
 
 from __future__ import annotations
@@ -50,13 +54,28 @@ def psnr_ycbcr(ref: np.ndarray, dec: np.ndarray, matrix: str = "bt709") -> dict[
     return {"psnr_y": y, "psnr_u": u, "psnr_v": v, "psnr_yuv": (6 * y + u + v) / 8}
 
 
+GREY_NOTE = "the original has no chroma (R = G = B): PSNR-U/V/YUV left out"
+
+
+def has_chroma(rgb: np.ndarray) -> bool:
+    return not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
 def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", device: str = "auto", **_) -> dict:
     ref, dec = as_batch(ref), as_batch(dec)
     cols: dict[str, list] = {c: [] for c in SPECS["psnr"].columns}
+    notes = []
     for r, d in zip(ref, dec):
         cols["psnr_rgb"].append(psnr(r, d))
-        for k, v in psnr_ycbcr(r, d, matrix).items():
+        ycc = psnr_ycbcr(r, d, matrix)
+        grey = not has_chroma(r)
+        if grey:
+            ycc.update(psnr_u=math.nan, psnr_v=math.nan, psnr_yuv=math.nan)
+        notes.append(GREY_NOTE if grey else "")
+        for k, v in ycc.items():
             cols[k].append(v)
     out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
     out["metric_matrix"] = matrix
+    if any(notes):
+        out["metric_note"] = notes
     return out

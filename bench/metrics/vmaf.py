@@ -51,6 +51,11 @@ def _ffmpeg() -> tuple[str, str]:
     return exe, ffmpeg_version().split(" Copyright")[0]
 
 
+def check() -> None:
+    """The pinned (or BENCH_FFMPEG's) ffmpeg exists and has libvmaf: checked once before any unit."""
+    _ffmpeg()
+
+
 def _threads() -> int:
     return max(1, int(os.environ.get("OMP_NUM_THREADS") or 0) or (os.cpu_count() or 1))
 
@@ -64,7 +69,8 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     n, h, w = ref.shape[:3]
     raw = ["-f", "rawvideo", "-pix_fmt", "yuv444p", "-s", f"{w}x{h}", "-color_range", "tv", "-colorspace", "bt709"]
     if min(h, w) < MIN_SIDE:
-        return {"vmaf": np.full(n, np.nan), "vmaf_impl": f"not measured: a side < {MIN_SIDE} px (libvmaf crashes at 16 px)"}
+        why = f"not measured: a side < {MIN_SIDE} px (libvmaf crashes at 16 px)"
+        return {"vmaf": np.full(n, np.nan), "vmaf_impl": why, "metric_note": [f"{w}x{h}: {why[14:]}"] * n}
     threads = _threads()
     with tempfile.TemporaryDirectory(prefix="bench-vmaf-") as tmp:
         args, graph, maps = [exe, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"], [], []

@@ -81,14 +81,14 @@ def main(argv=None) -> None:
     print(f"{'metric':10s} {'first_s':>8s} {'s/picture':>10s} {'cpu_s/pic':>10s}  mean value")
     for name in names:
         t = time.perf_counter()
-        metrics.compute_batch(ref[:1], dec[:1], names=[name], device=args.device, reuse_ref=False)
+        metrics.compute_batch(ref[:1], dec[:1], names=[name], device=args.device, reuse_ref=False, on_error="raise")
         load = time.perf_counter() - t
         values = {}
         cpu = _cpu()
         t = time.perf_counter()
         for i in range(0, n, args.batch):
             out = metrics.compute_batch(ref[i:i + args.batch], dec[i:i + args.batch], names=[name], device=args.device,
-                                        reuse_ref=False)
+                                        reuse_ref=False, on_error="raise")
             for col in metrics.spec(name).columns:
                 values.setdefault(col, []).extend(np.asarray(out[col]).tolist())
         if args.device != "cpu" and torch.cuda.is_available():

@@ -33,14 +33,21 @@ def axis_label(metric: str) -> str:
 
 
 def save_figure(fig, out_stem: Path) -> list[Path]:
-    """<out_stem>.png and .svg, then the figure is closed."""
+    """<out_stem>.png and .svg, then the figure is closed.  Each file is written whole and renamed into
+    place (bench.core.files.atomic_write_bytes): two jobs redrawing a sweep's plots at once never leave
+    a half-written image, and the files follow the umask."""
+    import io
+
     import matplotlib.pyplot as plt
 
+    from bench.core.files import atomic_write_bytes
+
     paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".svg")]
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
     with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, editable, searchable
         for p in paths:
-            fig.savefig(p, bbox_inches="tight")
+            buf = io.BytesIO()
+            fig.savefig(buf, format=p.suffix[1:], bbox_inches="tight")
+            atomic_write_bytes(p, buf.getvalue())
     plt.close(fig)
     return paths
 

@@ -366,6 +366,9 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
     df = load_rows(sweep_dir)
     if df.empty:
         raise BenchError(f"{sweep_dir}: no rows")
+    if not (df["status"] == "ok").any():
+        raise BenchError(f"{sweep_dir}: no ok rows (all {len(df)} failed): nothing to report; "
+                         "their reasons are in the rows' error column (results.csv)")
     fig_dir = sweep_dir / FILES
     fig_dir.mkdir(parents=True, exist_ok=True)
     ok = df[df["status"] == "ok"]

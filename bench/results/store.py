@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bench.core.errors import BenchError
-from bench.core.files import atomic_write_bytes
+from bench.core.files import atomic_write_bytes, require_writable
 
 KEY_COLUMNS = ["dataset", "image", "codec", "point"]
 STATUSES = ("ok", "failed")
 
 
-def unit_key(dataset: str, image: str, image_sha256: str, codec_hash: str, point: Any, files_hash: str = "") -> str:
+def unit_key(dataset: str, image: str, image_sha256: str, codec_hash: str, point: Any, files_hash: str = "",
+             input_policy: str = "") -> str:
     """The identity of a unit: where the picture sits (dataset, name) and what it is (content hash),
-    the codec configuration (with encoder version and file hashes), the point's own files, the point."""
-    ident = json.dumps([dataset, image, image_sha256, codec_hash, point, files_hash])
-    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+    the codec configuration (with encoder version and file hashes), the point's own files, the point,
+    and, for a picture the input policy changes (bench.data.images.policy_token), the policy's revision."""
+    parts = [dataset, image, image_sha256, codec_hash, point, files_hash] + ([input_policy] if input_policy else [])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
 def _json_safe(value):
@@ -69,6 +71,11 @@ class RowStore:
         """This store, or one BenchError line when the folder holds no sweep (for the command tools)."""
         if not self.rows_dir.is_dir():
             raise BenchError(f"{self.rows_dir} does not exist: not a sweep folder")
+        return self
+
+    def writable(self) -> "RowStore":
+        """This store, with its rows folder created, or one BenchError line when it cannot be written."""
+        require_writable(self.rows_dir)
         return self
 
     def path(self, key: str) -> Path:

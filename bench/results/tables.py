@@ -74,13 +74,14 @@ def load_rows(sweep_dir: str | Path) -> pd.DataFrame:
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Dataset-averaged RD points: the arithmetic mean over images of the per-image bpp and of each
     per-image metric (CompressAI's convention; PSNR is averaged in dB, MS-SSIM dB is the mean of
-    per-image dB).  `n_images` says how many pictures each mean covers."""
+    per-image dB).  `n_images` says how many pictures each mean covers: a metric that some of them
+    lack (NaN with its reason in the rows' metric_note) has a NaN mean, never a mean over fewer."""
     ok = df[df["status"] == "ok"]
     if ok.empty:
         return pd.DataFrame()
     cols = ["bpp"] + [m for m in METRICS if m in ok]
     g = ok.groupby(["dataset", "codec", "point"], sort=True)
-    out = g[cols].mean().reset_index()
+    out = g[cols].mean(skipna=False).reset_index()
     out.insert(3, "n_images", g.size().values)
     out["aggregate"] = "mean of per-image values"
     return out

@@ -4,6 +4,8 @@ layer's (`bench.cli.sweep`), so library users get rows without figures."""
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from bench import metrics
+from bench.core.colour import MATRICES
 from bench.core.errors import BenchError
 from bench.data import datasets
 from bench.results.store import RowStore
@@ -35,6 +38,55 @@ def metric_names(cfg: DictConfig) -> tuple[str, ...]:
     return metrics.resolve(names)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The job's own parameters, checked (one error line each) before any unit runs."""
+
+    threads: int
+    workers: int
+    unit_timeout: float | None
+    metric_matrix: str
+    metric_device: str
+    keep_bitstreams: bool
+
+
+def _positive_int(value, name: str, extra: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BenchError(f"{name} must be a positive integer{extra}, not {value!r}")
+    return value
+
+
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise BenchError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def settings(cfg: DictConfig) -> Settings:
+    """threads, workers, unit_timeout, metric_matrix, metric_device, keep_bitstreams and plot, validated."""
+    threads = _positive_int(cfg.threads, "threads")
+    workers = cfg.workers
+    if workers not in (None, "auto", 0):
+        _positive_int(workers, "workers", " or auto")
+    timeout = cfg.get("unit_timeout", None)
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not math.isfinite(timeout) or timeout <= 0):
+        raise BenchError(f"unit_timeout must be a number of seconds > 0 (or null for no limit), not {timeout!r}")
+    matrix = cfg.metric_matrix
+    if matrix not in MATRICES:
+        raise BenchError(f"metric_matrix {matrix!r} unknown; choose from {', '.join(MATRICES)}")
+    device = str(cfg.get("metric_device", "auto"))
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device.lower()):
+        raise BenchError(f"metric_device must be auto, cpu or cuda, not {device!r}")
+    if device.lower().startswith("cuda"):
+        from bench.core.device import resolve_device
+
+        resolve_device(device, "metric_device")  # a GPU asked for and absent: one line now, not one per unit
+    _flag(cfg.get("plot", True), "plot")
+    return Settings(threads, auto_workers(workers, threads), float(timeout) if timeout is not None else None, matrix, device,
+                    _flag(cfg.keep_bitstreams, "keep_bitstreams"))
+
+
 @dataclass
 class JobResult:
     codec: str
@@ -48,18 +100,19 @@ class JobResult:
 
 def run_job(cfg: DictConfig, log=print) -> JobResult:
     started = time.perf_counter()
+    st = settings(cfg)
     codec = codec_config(cfg)
     images = datasets.resolve(cfg.dataset)
-    store = RowStore(Path(str(cfg.out_dir)))
-    workers = auto_workers(cfg.workers, cfg.threads)
-    units, resumed = plan(str(cfg.dataset.name), images, codec, store, threads=int(cfg.threads),
-                          metric_matrix=str(cfg.metric_matrix), keep_bitstreams=bool(cfg.keep_bitstreams),
-                          metric_names=metric_names(cfg), metric_device=str(cfg.get("metric_device", "auto")),
-                          save_reconstructions=bool(cfg.get("save_reconstructions", False)))
-    n_workers = min(workers, max(1, len(units)))
+    store = RowStore(Path(str(cfg.out_dir))).writable()
+    units, resumed = plan(str(cfg.dataset.name), images, codec, store, threads=st.threads, metric_matrix=st.metric_matrix,
+                          keep_bitstreams=st.keep_bitstreams, metric_names=metric_names(cfg), metric_device=st.metric_device,
+                          timeout=st.unit_timeout, save_reconstructions=bool(cfg.get("save_reconstructions", False)))
+    n_workers = min(st.workers, max(1, len(units)))
     remeasure = sum(u.remeasure for u in units)
+    redo = sum(bool(u.redo_note) for u in units)
     log(f"[bench] {codec.name} on {cfg.dataset.name}: {len(images)} images x {len(codec.points)} points; "
         f"{resumed} done before, {len(units)} to run on {n_workers} worker(s)"
-        + (f" ({remeasure} only to add metrics from kept bitstreams)" if remeasure else ""))
+        + (f" ({remeasure} only to add metrics from kept bitstreams)" if remeasure else "")
+        + (f"; {redo} row file(s) not trustworthy, redone" if redo else ""))
     rows = execute(units, n_workers, desc=codec.name)
     return JobResult(codec.name, str(cfg.dataset.name), rows, resumed, failed_summary(rows), time.perf_counter() - started, store)

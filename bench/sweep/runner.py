@@ -5,19 +5,43 @@ Units run in a pool, not as Hydra jobs: a unit lasts 0.05-10 s, far less than st
 decoded pictures cached across the points of the same image.  Hydra's launchers parallelise the
 level above (codecs, datasets), so the same sweep runs on a cluster with the submitit or Ray launcher
 unchanged: every job writes its own rows, keyed by content, into the shared results folder.
+
+Why pebble's ProcessPool and not concurrent.futures: a unit can hang inside C code (NaN activations
+spin CompressAI's C++ entropy coder at 100 % CPU; a signal never reaches Python there), and a worker
+can be killed from outside (the out-of-memory killer sends SIGKILL).  ProcessPoolExecutor can neither
+end one task (no per-task timeout, no way to kill its worker) nor survive a dead worker (every pending
+future fails with BrokenProcessPool and no row names the unit).  pebble (a small, maintained library)
+gives each task a timeout that kills its worker (SIGTERM, then SIGKILL) and reports a dead worker as
+that task's ProcessExpired, then starts a fresh worker; the other units go on.  A unit that ends
+either way becomes a failed row naming its reason (`bench.sweep.units.failed_row`).  Every unit runs
+in a worker, with workers=1 too, so the main process is never the one stuck; workers come from a fork
+server (`_context`), not from a fork of this process.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import as_completed
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
+from pebble import ProcessExpired, ProcessPool
 from tqdm import tqdm
 
-from bench.sweep.units import Unit, run_unit
+from bench.core.errors import BenchError
+from bench.sweep.units import Unit, failed_row, run_unit
+
+
+def grace(limit: float) -> float:
+    """How long past its limit a unit may run before the pool kills its worker.  The worker's own deadline
+    kills codec processes at the limit and writes a proper failed row; only a unit stuck in library code
+    is still running after this (2 % of the limit, 1 to 30 s)."""
+    return min(30.0, max(1.0, 0.02 * limit))
 
 
 def _worker_init(threads: int) -> None:
@@ -36,27 +60,79 @@ def auto_workers(workers: Any, threads: int) -> int:
     return max(1, int(workers))
 
 
+def _context():
+    """Workers are forked from a fork server, a fresh interpreter that has imported bench.sweep.units and
+    nothing else, never from this process.  A plain fork would copy this process's state: the pool's own
+    threads, and a CUDA driver that planning initialised by asking torch whether a GPU exists (the CompressAI
+    adapter's check; CUDA cannot be used in a child forked after that).  The fork server keeps worker starts
+    cheap (one interpreter start per sweep, then a fork per worker, also after a worker is killed), and each
+    worker still gets this process's sys.path and working folder (multiprocessing's preparation data)."""
+    _check_main_is_guarded()
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(["bench.sweep.units"])
+    return ctx
+
+
+def _check_main_is_guarded() -> None:
+    """A script run by path is imported again in every worker (multiprocessing's rule for fork servers and
+    spawn, Python's default from 3.14): without `if __name__ == "__main__":` each worker would start the
+    sweep again and the pool would restart dying workers forever.  One clear line instead."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or getattr(getattr(main, "__spec__", None), "name", None):  # interactive, or `python -m`: not re-imported
+        return
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return
+    if not re.search(r"""__name__\s*==\s*['"]__main__['"]|['"]__main__['"]\s*==\s*__name__""", text):
+        raise BenchError(f"{path} runs a sweep without `if __name__ == \"__main__\":`; sweep workers import the main "
+                         "script again (multiprocessing fork server), so put the code that starts the sweep under that guard")
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+        return f"killed by {name}" + (" (as the out-of-memory killer does)" if -code == signal.SIGKILL else "")
+    return f"exit status {code}"
+
+
+def _outcome(fut, unit: Unit) -> dict:
+    """The unit's row: its own, or a failed row when its worker hung, died or could not run it."""
+    try:
+        return fut.result()
+    except (FutureTimeout, TimeoutError):  # pebble's per-task timeout (the same class on Python >= 3.11)
+        reason = (f"TimeoutError: the unit ran past its time limit of {unit.timeout:g} s (unit_timeout) and its worker "
+                  "was killed")
+    except ProcessExpired as exc:
+        reason = f"WorkerDied: the worker process running this unit ended ({_exit_text(exc.exitcode)})"
+    except OSError as exc:  # run_unit could not write its row (read-only or full disk): no unit can
+        raise BenchError(f"cannot write the rows of {unit.sweep_dir}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - anything else the worker raised instead of returning a row
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return failed_row(unit, reason)
+
+
 def execute(units: list[Unit], workers: int, desc: str = "") -> list[dict]:
-    """Run units over `workers` processes with a progress bar; returns the rows."""
+    """Run units over `workers` processes with a progress bar; returns the rows (one per unit, always)."""
     rows: list[dict] = []
     if not units:
         return rows
     # In a log file (no TTY) a line every 10 s is enough; on a terminal the bar redraws often.
     bar = tqdm(total=len(units), desc=desc, unit="unit", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
-    threads = units[0].threads
-    if workers == 1:
-        _worker_init(threads)
-        for u in units:
-            rows.append(run_unit(u))
+    pool = ProcessPool(max_workers=workers, context=_context(), initializer=_worker_init, initargs=(units[0].threads,))
+    try:
+        futures = {pool.schedule(run_unit, (u,), timeout=u.timeout + grace(u.timeout) if u.timeout else None): u for u in units}
+        for fut in as_completed(futures):
+            rows.append(_outcome(fut, futures[fut]))
             bar.update()
-    else:
-        # fork: workers inherit the imported modules; nothing in the parent has started torch threads.
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=_worker_init, initargs=(threads,)) as pool:
-            futures = [pool.submit(run_unit, u) for u in units]
-            for fut in as_completed(futures):
-                rows.append(fut.result())
-                bar.update()
-    bar.close()
+        pool.close()
+    except BaseException:  # Ctrl-C, a row that cannot be written: stop the workers, keep what is written
+        pool.stop()
+        raise
+    finally:
+        pool.join()
+        bar.close()
     return rows
 
 

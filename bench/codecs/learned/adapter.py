@@ -64,6 +64,17 @@ class CompressAIModel(Codec):
         if self.params["weights"] == "zoo" and not is_builtin(str(self.params["arch"])):
             raise BenchError(f"compressai: the zoo has CompressAI's architectures only; give {self.params['arch']!r} "
                              "its weights with weights=checkpoint")
+        p = self.params
+        if p["weights"] == "zoo" and p["metric"] not in ZOO_LAMBDAS:
+            raise BenchError(f"compressai: zoo metric must be one of {', '.join(ZOO_LAMBDAS)}, not {p['metric']!r}")
+        if p["pad_mode"] not in ("constant", "replicate"):
+            raise BenchError(f"compressai: pad_mode must be constant or replicate, not {p['pad_mode']!r}")
+        if isinstance(p["pad_multiple"], bool) or not isinstance(p["pad_multiple"], int) or p["pad_multiple"] < 1:
+            raise BenchError(f"compressai: pad_multiple must be a positive integer, not {p['pad_multiple']!r}")
+        if not isinstance(p["decode_check"], bool):
+            raise BenchError(f"compressai: decode_check must be true or false, not {p['decode_check']!r}")
+        if str(p["device"]).lower() != "auto" and str(p["device"]).lower() != "cpu" and not str(p["device"]).lower().startswith("cuda"):
+            raise BenchError(f"compressai: device must be auto, cpu or cuda, not {p['device']!r}")
         self._models: dict[Any, Any] = {}
         self._entries = self._manifest_entries() if self.params["weights"] == "manifest" else {}
 
@@ -196,10 +207,16 @@ class CompressAIModel(Codec):
     def _sync(self):
         synchronize(resolve_device(self.params["device"], "compressai device"))
 
-    def _to_uint8(self, x_hat, unpad) -> np.ndarray:
+    def _to_uint8(self, x_hat, unpad, what: str = "decoder") -> np.ndarray:
+        import torch
         import torch.nn.functional as F
 
-        x = F.pad(x_hat, unpad).clamp(0, 1)
+        x = F.pad(x_hat, unpad)
+        if not bool(torch.isfinite(x).all()):
+            # NaN would become 0 and pass the decode check against an equally broken reconstruction
+            bad = int((~torch.isfinite(x)).sum())
+            raise RuntimeError(f"the model's {what} output holds {bad} NaN or infinite values (weights that overflow?)")
+        x = x.clamp(0, 1)
         return np.ascontiguousarray((x[0].permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8))
 
     def _padding(self, h: int, w: int):
@@ -242,7 +259,7 @@ class CompressAIModel(Codec):
                     ref = model.decompress(out["strings"], out["shape"])["x_hat"]
                 else:
                     ref = fwd["x_hat"]
-                recon = self._to_uint8(ref, unpad)
+                recon = self._to_uint8(ref, unpad, "encoder-side reconstruction")
                 np.save(workdir / "encoder_recon.npy", recon)
                 meta["encoder_recon"] = str(workdir / "encoder_recon.npy")
         extra["check_s"] = cc.timing.wall
