@@ -18,7 +18,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from bench import metrics as M
 from bench.core.files import atomic_write_bytes
 from bench.core.text import md_table
 from bench.report.figures import axis_label, styles

@@ -44,7 +44,17 @@ def grace(limit: float) -> float:
     return min(30.0, max(1.0, 0.02 * limit))
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, environ: dict | None = None, cwd: str | None = None, path: list | None = None) -> None:
+    # The fork server was started once, with the environment, folder and import path of that moment;
+    # the units must see the job's own as they are now: BENCH_FFMPEG, BENCH_HM_DIR, TORCH_HOME, relative
+    # checkpoint paths, and the user's plugin modules and entry points on sys.path.
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
+    if cwd is not None:
+        os.chdir(cwd)
+    if path is not None:
+        sys.path[:] = path
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
         import torch
@@ -120,7 +130,8 @@ def execute(units: list[Unit], workers: int, desc: str = "") -> list[dict]:
         return rows
     # In a log file (no TTY) a line every 10 s is enough; on a terminal the bar redraws often.
     bar = tqdm(total=len(units), desc=desc, unit="unit", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
-    pool = ProcessPool(max_workers=workers, context=_context(), initializer=_worker_init, initargs=(units[0].threads,))
+    pool = ProcessPool(max_workers=workers, context=_context(), initializer=_worker_init,
+                       initargs=(units[0].threads, dict(os.environ), os.getcwd(), list(sys.path)))
     try:
         futures = {pool.schedule(run_unit, (u,), timeout=u.timeout + grace(u.timeout) if u.timeout else None): u for u in units}
         for fut in as_completed(futures):
