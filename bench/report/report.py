@@ -8,7 +8,8 @@ Writes results/<sweep>/report.md, report.html and their figures under results/<s
 Library use (the main job): `write_report(sweep_dir, anchor=None, published=()) -> Path` (report.md).
 
 The perception-distortion section comes from `bench.report.perception.markdown_section(df, out_dir)`,
-written into its own figure folder.
+written into its own figure folder; the learned-codec section (complexity, timing, portability) from
+`bench.report.learned.markdown_section(df)`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.analysis.published import export_sweep, load_many
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
 from bench.core.text import md_table as _md_table
-from bench.report import perception
+from bench.report import learned, perception
 from bench.report.figures import axis_label, per_image_bd_plot, rd_plot
 from bench.report.markdown import markdown_to_html
 from bench.results.tables import load_rows
@@ -281,6 +282,7 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
     else:
         parts.append("## BD-rate\n\nOne codec and no published curve: nothing to compare.\n")
     parts.append(_perception_section(df, fig_dir))
+    parts.append(learned.markdown_section(df))  # complexity, timing and portability of learned codecs ("" if none)
     exported = export_sweep(df, fig_dir / "compressai") if not ok.empty else []
     parts.append(_provenance_section(df, sweep_dir, method, n_boot, seed, exported))
     return "\n".join(p for p in parts if p)
