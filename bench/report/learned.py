@@ -162,7 +162,9 @@ def _med(s) -> str:
 
 
 def _timing_table(lr: pd.DataFrame) -> str:
-    other = sorted({c[len("decode_s_"):] for c in lr.columns if c.startswith("decode_s_")})
+    # the encoder's device is the decode column; other devices (a GPU encoder's CPU decode) get their own
+    firsts = {str(v).split(",")[0] for v in lr.get("decode_devices", pd.Series(dtype=str)).dropna()}
+    other = sorted({c[len("decode_s_"):] for c in lr.columns if c.startswith("decode_s_")} - firsts)
     rows = []
     for (codec, point), g in lr.groupby(["codec", "point"], sort=True):
         dev = ", ".join(sorted(g["device"].dropna().astype(str).unique())) if "device" in g else ""
@@ -183,7 +185,7 @@ def _timing_table(lr: pd.DataFrame) -> str:
 
 
 def _portability(lr: pd.DataFrame) -> tuple[str, list[str]]:
-    devs = sorted({c[len("decode_check_"):] for c in lr.columns if c.startswith("decode_check_")})
+    devs = sorted({c[len("decode_check_"):] for c in lr.columns if c.startswith("decode_check_") and not c.startswith("decode_check_by_")})
     rows, bad = [], []
     for codec, g in lr.groupby("codec", sort=True):
         cells = []
@@ -195,7 +197,9 @@ def _portability(lr: pd.DataFrame) -> tuple[str, list[str]]:
             checked = g[g[col].notna()]
             ok = int(checked[col].astype(bool).sum())
             mx = pd.to_numeric(checked.get(f"decode_max_diff_{d}", pd.Series(dtype=float)), errors="coerce").max()
-            cells.append(f"{ok}/{len(checked)} identical" + (f", max diff {int(mx)}" if pd.notna(mx) and mx > 0 else ""))
+            by = sorted(checked[f"decode_check_by_{d}"].dropna().astype(str).unique()) if f"decode_check_by_{d}" in checked else []
+            cells.append(f"{ok}/{len(checked)} identical" + (f", max diff {int(mx)}" if pd.notna(mx) and mx > 0 else "")
+                         + (f" (by {'/'.join(by)})" if by else ""))
             if ok < len(checked):
                 err = checked.get(f"decode_error_{d}")
                 why = f"; {err.dropna().iloc[0]}" if err is not None and err.notna().any() else ""
@@ -214,8 +218,11 @@ def markdown_section(df: pd.DataFrame) -> str:
     if lr.empty:
         return ""
     out = ["## Learned codecs: complexity, timing, portability\n"]
-    labels = [f"`{c}`: {lab}" for c, lab in lr.groupby("codec")["codec_label"].first().items()
-              if "codec_label" in lr and isinstance(lab, str) and lab != c]
+    labels = []
+    if "codec_label" in lr:
+        for c, lab in lr.groupby("codec")["codec_label"].first().items():
+            if isinstance(lab, str) and lab != c:
+                labels.append(lab.replace(f"{c}: ", f"`{c}`: ", 1) if lab.startswith(f"{c}: ") else f"`{c}`: {lab}")
     if labels:
         out.append("Codecs: " + "; ".join(labels) + ".\n")
     counters = lr["kmac_counters"].dropna().iloc[0] if "kmac_counters" in lr and lr["kmac_counters"].notna().any() else ""
@@ -249,7 +256,10 @@ def markdown_section(df: pd.DataFrame) -> str:
     out.append(_timing_table(lr))
     out.append("### Bitstream portability\n")
     out.append("Every bitstream was decoded in a fresh decoder process from its file alone (on the encoder's device; when "
-               "that was a GPU, on the CPU too) and compared with the encoder-side reconstruction of the same latents.\n")
+               "that was a GPU, on the CPU too) and compared with the encoder side. By *pixels*: the decoded picture against "
+               "the encoder-side reconstruction of the same latents. By *latents* (decoder on the encoder's device and "
+               "threads): the latents the decoder entropy-decoded and its weights are bit-identical to the encoder's, so "
+               "its picture is the encoder-side reconstruction (a difference is measured in pixels instead).\n")
     table, bad = _portability(lr)
     out.append(table)
     out.append(("Bitstreams not portable:\n\n" + "\n".join(bad)) if bad else
