@@ -15,6 +15,12 @@ Per image: bytes of the entropy-coded strings (eval_model counts only those; our
 header, reported apart), PSNR-RGB, and codec time (compress + decompress; ours timed after warm-up).
 `--repeat N` runs each side N times, alternating, and keeps the best of each (a shared machine's
 load only ever adds time).  Targets: whole-run ratio <= 1, median codec-time ratio <= 1.
+
+    bench perf learned --complexity [ARCH[:N:M] ...] [--size 768x512]
+
+prints parameters and kMAC/px per part of CompressAI architectures with locally initialised weights
+(default: bmshj2018-factorized and bmshj2018-hyperprior with N=128, M=192), counted on compress() and
+decompress() of a random picture by both counters, side by side.
 """
 
 from __future__ import annotations
@@ -58,6 +64,50 @@ def _ours(args) -> int:
     return 0
 
 
+def _complexity(specs: list[str], size: str) -> int:
+    import torch
+
+    from bench.codecs.learned.complexity import Probe, parameter_counts
+    from bench.codecs.learned.models import init_model
+
+    torch.set_num_threads(1)
+    w, h = (int(v) for v in size.lower().split("x"))
+    px = w * h
+    for spec in specs:
+        arch, *nm = spec.split(":")
+        N, M = (int(nm[0]), int(nm[1]) if len(nm) > 1 else None) if nm else (None, None)
+        model = init_model(arch, 0, N, M, quality=1)
+        kw = {}
+        if arch.endswith("-vbr"):
+            scale = 1 / torch.tensor(4.0)
+            kw = {"stage": 2, "s": 0, "inputscale": scale}
+            if hasattr(model.entropy_bottleneck, "update_variable"):
+                model.update(force=True, scale=scale)
+        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
+        pe = Probe(model, count=True)
+        out = pe.run(lambda: model.compress(x, **kw))
+        pd_ = Probe(model, count=True)
+        pd_.run(lambda: model.decompress(out["strings"], out["shape"], **kw))
+        enc, dec = pe.counts(), pd_.counts()
+        params = parameter_counts(model)
+        dims = {k: getattr(model, k) for k in ("N", "M") if isinstance(getattr(model, k, None), int)}
+        print(f"{arch} {' '.join(f'{k}={v}' for k, v in dims.items())} at {w}x{h}, locally initialised: "
+              f"{sum(params.values()) / 1e6:.3f} M parameters")
+        parts = sorted(set(params) | set(enc["torch"]) | set(dec["torch"]) | set(enc["fvcore"]) | set(dec["fvcore"]))
+        print(f"  {'part':22} {'params M':>9} {'enc kMAC/px torch':>18} {'fvcore':>8} {'dec kMAC/px torch':>18} {'fvcore':>8}")
+        for part in parts + ["total"]:
+            def k(c, counter):
+                v = sum(sum(o.values()) for o in c[counter].values()) if part == "total" else sum(c[counter].get(part, {}).values())
+                return v / px / 1e3
+            pm = sum(params.values()) if part == "total" else params.get(part, 0)
+            print(f"  {part:22} {pm / 1e6:>9.4f} {k(enc, 'torch'):>18.3f} {k(enc, 'fvcore'):>8.3f} {k(dec, 'torch'):>18.3f} {k(dec, 'fvcore'):>8.3f}")
+        for name, c in (("encoder", enc), ("decoder", dec)):
+            t = sum(sum(o.values()) for o in c["torch"].values())
+            f = sum(sum(o.values()) for o in c["fvcore"].values())
+            print(f"  {name}: counters {'agree' if t == f else f'differ by {abs(t - f) / max(t, f):.2%}'}" + (f"; {'; '.join(c['notes'])}" if c["notes"] else ""))
+    return 0
+
+
 def _theirs(data: Path, checkpoint: Path, arch: str, out_dir: Path) -> tuple[float, dict]:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "compressai.utils.eval_model", "checkpoint", str(data), "-a", arch,
@@ -81,14 +131,20 @@ def _run_ours(data: Path, args, out: Path) -> tuple[float, dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kodak", required=True, type=Path)
-    ap.add_argument("--checkpoint", required=True, type=Path)
+    ap.add_argument("--kodak", type=Path)
+    ap.add_argument("--checkpoint", type=Path)
     ap.add_argument("--arch", default="bmshj2018-hyperprior")
     ap.add_argument("--images", type=int, default=24)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each side, alternating; the best of each is kept")
+    ap.add_argument("--complexity", nargs="*", metavar="ARCH[:N:M]", help="print the complexity of these architectures and exit")
+    ap.add_argument("--size", default="768x512", help="picture size for --complexity (WxH)")
     ap.add_argument("--ours", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.complexity is not None:
+        return _complexity(args.complexity or ["bmshj2018-factorized:128:192", "bmshj2018-hyperprior:128:192"], args.size)
+    if not args.kodak or not args.checkpoint:
+        ap.error("--kodak and --checkpoint are required (or --complexity)")
     if args.ours:
         args.images_dir = args.kodak
         return _ours(args)
