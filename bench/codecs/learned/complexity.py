@@ -201,10 +201,13 @@ class Probe:
                     self._torch[part][op_family(op)] += d
 
     def _owner_of(self, args, kwargs) -> str | None:
-        for t in _tensors_in(args, []) + _tensors_in(kwargs, []):
-            part = self.owner.get(id(t))
-            if part is not None:
-                return part
+        """The part whose parameter is an argument (directly, or in a short tuple/list such as torch.cat's):
+        a long list (torch.tensor(values) of decoded symbols) is never walked."""
+        for a in (*args, *kwargs.values()):
+            for t in (a if isinstance(a, (list, tuple)) and len(a) <= 8 else (a,)):
+                part = self.owner.get(id(t))
+                if part is not None:
+                    return part
         return None
 
     # ---- running

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-IDLE_S = 600  # a decoder process with nothing to do for this long exits (a later request starts a new one)
+IDLE_S = 300  # a decoder process with nothing to do for this long exits (a later request starts a new one)
 KEEP_CONFIGS = 2  # codec configurations (and their weights) a decoder process keeps loaded
 ENV_SYNCED = ("TORCH_HOME", "XDG_CACHE_HOME", "BENCH_CACHE", "CUBLAS_WORKSPACE_CONFIG")
 
@@ -39,13 +39,15 @@ class DecoderProcess:
     def __init__(self, device: str, threads: int):
         self.device, self.threads = str(device), int(threads)
         self.owner = os.getpid()
-        fd, self.log_path = tempfile.mkstemp(prefix="bench-decoder-", suffix=".log")
+        # its stderr: a file already unlinked (nothing left behind), read back through our descriptor
+        fd, path = tempfile.mkstemp(prefix="bench-decoder-", suffix=".log")
+        os.unlink(path)
+        self._log = fd
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
         env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")]).strip(os.pathsep)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.codecs.learned.decoder", "--device", self.device, "--threads", str(self.threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, env=env, close_fds=True)
-        os.close(fd)
         self._next = 0
         self._replies: dict[int, dict] = {}
 
@@ -75,7 +77,8 @@ class DecoderProcess:
 
     def log_tail(self, lines: int = 3) -> str:
         try:
-            text = Path(self.log_path).read_text(errors="replace")
+            size = os.fstat(self._log).st_size
+            text = os.pread(self._log, 1 << 16, max(0, size - (1 << 16))).decode(errors="replace")
         except OSError:
             return "no log"
         keep = [ln for ln in text.strip().splitlines() if ln.strip() and "Warning" not in ln and "warnings.warn" not in ln]
@@ -91,15 +94,11 @@ class DecoderProcess:
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
-        for stream in (self.proc.stdout,):
+        for close in (self.proc.stdout.close, lambda: os.close(self._log)):
             try:
-                stream.close()
+                close()
             except OSError:
                 pass
-        try:
-            os.unlink(self.log_path)
-        except OSError:
-            pass
 
 
 _DECODERS: dict[tuple[str, int], DecoderProcess] = {}
