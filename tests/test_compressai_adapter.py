@@ -217,3 +217,13 @@ def test_trained_file_keeps_buffers_exact_and_parameters_small(trained):
     for k, v in fresh.state_dict().items():
         if v.is_floating_point() and k not in dict(fresh.named_parameters()) and not k.endswith("scale_table"):
             assert v.dtype == state[k].dtype and torch.equal(v, state[k]), k
+
+
+def test_decoder_process_leaves_when_idle_or_orphaned():
+    from bench.codecs.learned.decoder import DecoderProcess
+
+    d = DecoderProcess("cpu", 1, idle_s=1)
+    assert d.proc.wait(timeout=120) == 0  # nothing to do for a second: it exits by itself
+    e = DecoderProcess("cpu", 1)
+    e.close()  # its stdin closed (the process that started it ended): it exits
+    assert e.proc.returncode == 0

@@ -60,6 +60,7 @@ def _ours(args) -> int:
             m = metrics.compute(rgb, dec.rgb)
             out[f.stem] = {"payload": enc.extra["payload_bytes"], "bytes": enc.path.stat().st_size, "psnr": m["psnr_rgb"],
                            "codec_s": enc.timing.wall + dec.timing.wall, "check": dec.extra.get("decode_check"),
+                           "warmup_s": enc.extra.get("encode_warmup_s", 0) + (dec.extra.get("decode_warmup_s") or 0),
                            "check_by": dec.extra.get("decode_check_by_cpu"),
                            "kmac_enc": enc.extra.get("kmac_enc_torch"), "kmac_enc_fvcore": enc.extra.get("kmac_enc_fvcore"),
                            "kmac_dec": dec.extra.get("kmac_dec_torch"), "kmac_dec_fvcore": dec.extra.get("kmac_dec_fvcore")}
@@ -194,6 +195,10 @@ def main(argv=None) -> int:
           f"{sum(bool(o['check']) for o in ours.values())}/{len(ours)} (by {', '.join(by)})")
     print(f"complexity of {sorted(ours)[-1]}: encoder {last['kmac_enc']:.2f} kMAC/px (fvcore {last['kmac_enc_fvcore']:.2f}), "
           f"decoder {last['kmac_dec']:.2f} (fvcore {last['kmac_dec_fvcore']:.2f})" if last.get("kmac_enc") is not None else "no complexity")
+    th_sum = sum(r["encoding_time"] + r["decoding_time"] for r in theirs.values())
+    print(f"codec time summed over the images (best run per image): ours {sum(o['codec_s'] for o in ours.values()):.1f} s "
+          f"(+ {sum(o.get('warmup_s', 0) for o in ours.values()):.1f} s untimed warm-up and complexity counts, first picture of "
+          f"each size) vs eval_model {th_sum:.1f} s")
     print(f"codec time ratio ours/eval_model (compress+decompress, 1 thread, best of {max(1, args.repeat)}): "
           f"median {np.median(ratios):.3f}, max {max(ratios):.3f}   [target: median <= 1]")
     print(f"wall, whole run (fresh process each; best of {max(1, args.repeat)}): ours {min(walls_ours):.1f} s vs eval_model "

@@ -35,6 +35,7 @@ import hashlib
 import inspect
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -363,6 +364,7 @@ class CompressAIModel(Codec):
         count = bool(self.params["complexity"]) and skey not in _COUNTS
         warm = (*skey, self.device())
         untimed = max(int(self.params["warmup"]), int(count)) if warm not in _WARM else int(count)
+        t0 = time.perf_counter()
         for i in range(untimed):
             if i == 0 and count:
                 probe = Probe(model, self._sync, count=True)
@@ -372,7 +374,9 @@ class CompressAIModel(Codec):
                 with torch.no_grad():
                     call()
         _WARM.add(warm)
+        untimed_s = time.perf_counter() - t0
         probe = Probe(model, self._sync)
+        probe.untimed_s = untimed_s
         self._sync()
         with clock() as c:
             out = probe.run(call)
@@ -381,7 +385,8 @@ class CompressAIModel(Codec):
 
     def _timing_columns(self, side: str, probe, timing: Timing) -> dict[str, Any]:
         name = "encode" if side == "enc" else "decode"
-        return {f"{name}_network_s": probe.network_s, f"{name}_entropy_s": max(0.0, timing.wall - probe.network_s)}
+        return {f"{name}_network_s": probe.network_s, f"{name}_entropy_s": max(0.0, timing.wall - probe.network_s),
+                f"{name}_warmup_s": probe.untimed_s}
 
     def encode(self, rgb: np.ndarray, point, workdir: Path) -> Encoded:
         self.start_decoders()
@@ -497,7 +502,7 @@ class CompressAIModel(Codec):
         meta = enc.meta
         ref = np.load(meta["encoder_recon"]) if meta.get("encoder_recon") else None
         extra: dict[str, Any] = {"decode_devices": ",".join(r.get("device", d) for d, r in replies.items()),
-                                 "decode_torch_threads": r0.get("torch_threads"),
+                                 "decode_torch_threads": r0.get("torch_threads"), "decode_warmup_s": r0.get("untimed_s"),
                                  "decode_network_s": r0["network_s"], "decode_entropy_s": max(0.0, r0["wall"] - r0["network_s"])}
         checks, diffs = [], []
         for dev, r in replies.items():
@@ -552,7 +557,7 @@ class CompressAIModel(Codec):
         probe, res, timing, counts = self._timed(model, lambda: model.decompress(strings, torch.Size(bs.latent_hw), **kw), "dec", coded)
         rgb = self._to_uint8(res["x_hat"], unpad)
         np.save(out, rgb)
-        reply = {"out": str(out), "wall": timing.wall, "cpu": timing.cpu, "network_s": probe.network_s, "counts": counts,
+        reply = {"out": str(out), "wall": timing.wall, "cpu": timing.cpu, "network_s": probe.network_s, "untimed_s": probe.untimed_s, "counts": counts,
                  "height": bs.height, "width": bs.width, "device": self.device(), "torch_threads": int(torch.get_num_threads())}
         latents = probe.inputs.get("g_s")
         if latents and isinstance(latents[0], torch.Tensor):

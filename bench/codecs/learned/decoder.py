@@ -24,6 +24,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ ENV_SYNCED = ("TORCH_HOME", "XDG_CACHE_HOME", "BENCH_CACHE", "CUBLAS_WORKSPACE_C
 class DecoderProcess:
     """The client side: one decoder process, requests answered in order."""
 
-    def __init__(self, device: str, threads: int):
+    def __init__(self, device: str, threads: int, idle_s: float = IDLE_S):
         self.device, self.threads = str(device), int(threads)
         self.owner = os.getpid()
         # its stderr: a file already unlinked (nothing left behind), read back through our descriptor
@@ -46,15 +47,18 @@ class DecoderProcess:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
         env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")]).strip(os.pathsep)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.codecs.learned.decoder", "--device", self.device, "--threads", str(self.threads)],
+            [sys.executable, "-m", "bench.codecs.learned.decoder", "--device", self.device, "--threads", str(self.threads),
+             "--idle", str(idle_s)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, env=env, close_fds=True)
         self._next = 0
         self._replies: dict[int, dict] = {}
+        self.last_used = time.monotonic()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def submit(self, request: dict[str, Any]) -> int:
+        self.last_used = time.monotonic()
         self._next += 1
         request = {**request, "id": self._next, "cwd": os.getcwd(), "sys_path": [p for p in sys.path if p],
                    "env": {k: os.environ.get(k) for k in ENV_SYNCED}}
@@ -73,6 +77,7 @@ class DecoderProcess:
                 raise RuntimeError(f"decoder process ({self.device}) exited {self.proc.returncode}: {self.log_tail()}")
             r = json.loads(line)
             self._replies[int(r["id"])] = r
+        self.last_used = time.monotonic()
         return self._replies.pop(request_id)
 
     def log_tail(self, lines: int = 3) -> str:
@@ -109,7 +114,9 @@ def decoder_for(device: str, threads: int) -> DecoderProcess:
     One inherited through fork belongs to the parent and is never used here."""
     key = (str(device), int(threads))
     d = _DECODERS.get(key)
-    if d is None or d.owner != os.getpid() or not d.alive():
+    # one about to leave on its idle timeout is replaced now rather than raced
+    stale = d is not None and d.owner == os.getpid() and time.monotonic() - d.last_used > IDLE_S - 30
+    if d is None or d.owner != os.getpid() or not d.alive() or stale:
         if d is not None and d.owner == os.getpid():
             d.close()
         d = _DECODERS[key] = DecoderProcess(device, threads)
