@@ -2,19 +2,24 @@
 (a benchmark script: prints figures beside their targets, asserts nothing).
 
     bench perf learned --kodak ../shared/datasets/kodak \
-        --checkpoint codecs/demo/bmshj2018-hyperprior-N64-M96-mse-lambda0.013.pth.tar [--images 24] [--repeat 2]
+        --checkpoint codecs/demo/bmshj2018-hyperprior-N64-M96-mse-lambda0.013.pth.tar [--images 24] [--repeat 3]
 
-Both sides run as fresh processes on the CPU, one thread each (eval_model sets torch.set_num_threads(1)),
-and their whole wall time is compared (interpreter start, imports, model loading, every image):
- - theirs: `python -m compressai.utils.eval_model checkpoint ... --no-update --per-image` (both sides use
-   the checkpoint's own CDF tables): compress, decompress, PSNR and MS-SSIM per image;
- - ours: the adapter as a sweep runs it, with its defaults: compress (warm-up and complexity count
-   on the first picture of each size), the decode in its decoder process, the decode check, and
-   bench's metrics (PSNR-RGB/Y/U/V/YUV, MS-SSIM).
-Per image: bytes of the entropy-coded strings (eval_model counts only those; our file adds a small
-header, reported apart), PSNR-RGB, and codec time (compress + decompress; ours timed after warm-up).
-`--repeat N` runs each side N times, alternating, and keeps the best of each (a shared machine's
-load only ever adds time).  Targets: whole-run ratio <= 1, median codec-time ratio <= 1.
+On the CPU, one thread on each side (eval_model sets torch.set_num_threads(1)); eval_model with
+--no-update, so both sides use the checkpoint's own CDF tables.  Two comparisons:
+
+1. Codec time per image, interleaved: in one process, for each image, eval_model's own
+   `inference()` (compressai.utils.eval_model: compress and decompress, its timing) then the adapter's
+   encode() and decode() (compress timed here after its warm-up, decompress in its decoder process),
+   `--repeat` passes, the best of each per image.  Interleaving puts both under the same load; the
+   strings must be byte-identical and PSNR equal.  Target: median ratio <= 1.
+2. The whole run, each side a fresh process (interpreter start, imports, weights, every image):
+   `python -m compressai.utils.eval_model checkpoint ... --per-image` (compress, decompress, PSNR,
+   MS-SSIM) against the adapter as a sweep runs it with its defaults (warm-up and complexity count on
+   the first picture of each size, the decode in a decoder process, the decode check, bench's PSNR
+   family and MS-SSIM).  `--repeat` runs them alternately; pairs run back to back.  Target: ratio <= 1.
+   Also: ours after its imports (how the figure before this change was taken).
+
+On a machine other jobs share, wall times of separate runs vary by tens of percent: read the pairs.
 
     bench perf learned --complexity [ARCH[:N:M] ...] [--size 768x512]
 
@@ -39,33 +44,89 @@ import numpy as np
 _T0 = time.perf_counter()  # this process's start, as near as Python sees it
 
 
-def _ours(args) -> int:
-    """The measured side of `ours`: one fresh process, the adapter over the images."""
+def _adapter(args):
     from bench import codecs
 
-    adapter = codecs.make("compressai", arch=args.arch, weights="checkpoint", checkpoints={1: str(args.checkpoint)},
-                          device="cpu", threads=1)
+    return codecs.make("compressai", arch=args.arch, weights="checkpoint", checkpoints={1: str(args.checkpoint)},
+                       device="cpu", threads=1)
+
+
+def _files(folder: Path, n: int) -> list[Path]:
+    return sorted(Path(folder).glob("kodim*.png"))[:n]
+
+
+def _ours(args) -> int:
+    """The measured side of the whole-run comparison: one fresh process, the adapter over the images."""
+    adapter = _adapter(args)
     adapter.check()  # starts the decoder process, as a sweep's plan does
     from bench import metrics
     from bench.data.images import load_rgb
 
     ready = time.perf_counter() - _T0  # imports done (and the decoder process started)
-    out = {}
+    n = 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for f in sorted(Path(args.images_dir).glob("kodim*.png")):
+        for f in _files(args.kodak, args.images):
             rgb = load_rgb(str(f))
             enc = adapter.encode(rgb, 1, tmp)
             dec = adapter.decode(enc, tmp)
-            m = metrics.compute(rgb, dec.rgb)
-            out[f.stem] = {"payload": enc.extra["payload_bytes"], "bytes": enc.path.stat().st_size, "psnr": m["psnr_rgb"],
-                           "codec_s": enc.timing.wall + dec.timing.wall, "check": dec.extra.get("decode_check"),
-                           "warmup_s": enc.extra.get("encode_warmup_s", 0) + (dec.extra.get("decode_warmup_s") or 0),
-                           "check_by": dec.extra.get("decode_check_by_cpu"),
-                           "kmac_enc": enc.extra.get("kmac_enc_torch"), "kmac_enc_fvcore": enc.extra.get("kmac_enc_fvcore"),
-                           "kmac_dec": dec.extra.get("kmac_dec_torch"), "kmac_dec_fvcore": dec.extra.get("kmac_dec_fvcore")}
-    Path(args.out).write_text(json.dumps({"images": out, "ready_s": ready}))
+            metrics.compute(rgb, dec.rgb)
+            n += bool(dec.extra.get("decode_check"))
+    Path(args.out).write_text(json.dumps({"ready_s": ready, "checked": n}))
     return 0
+
+
+def _interleaved(args) -> dict:
+    """Per image: eval_model's inference() and the adapter, one after the other, `repeat` passes."""
+    import torch
+
+    import compressai.utils.eval_model.__main__ as em
+    from bench import metrics
+    from bench.data.images import load_rgb
+
+    torch.set_num_threads(1)
+    adapter = _adapter(args)
+    adapter.check()
+    model = em.load_checkpoint(args.arch, True, str(args.checkpoint))
+    out: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for _ in range(max(1, args.repeat)):
+            for f in _files(args.kodak, args.images):
+                x = em.read_image(f)
+                theirs = em.inference(model, x)
+                rgb = load_rgb(str(f))
+                enc = adapter.encode(rgb, 1, tmp)
+                dec = adapter.decode(enc, tmp)
+                o = out.setdefault(f.stem, {"ours_s": np.inf, "theirs_s": np.inf})
+                o["ours_s"] = min(o["ours_s"], enc.timing.wall + dec.timing.wall)
+                o["theirs_s"] = min(o["theirs_s"], theirs["encoding_time"] + theirs["decoding_time"])
+                o.update({"payload": enc.extra["payload_bytes"], "bytes": enc.path.stat().st_size,
+                          "their_bytes": round(theirs["bpp"] * rgb.shape[0] * rgb.shape[1] / 8),
+                          "psnr": metrics.psnr(rgb, dec.rgb), "their_psnr": theirs["psnr-rgb"],
+                          "check": dec.extra.get("decode_check"), "by": dec.extra.get("decode_check_by_cpu"),
+                          "warmup_s": max(o.get("warmup_s", 0.0), enc.extra.get("encode_warmup_s", 0) + (dec.extra.get("decode_warmup_s") or 0)),
+                          "kmac": (enc.extra.get("kmac_enc_torch"), enc.extra.get("kmac_enc_fvcore"),
+                                   dec.extra.get("kmac_dec_torch"), dec.extra.get("kmac_dec_fvcore"))})
+    return out
+
+
+def _whole_theirs(data: Path, args, out_dir: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "compressai.utils.eval_model", "checkpoint", str(data), "-a", args.arch,
+                    "-p", str(args.checkpoint.resolve()), "--no-update", "--per-image", "-d", str(out_dir), "-o", "summary.json"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def _whole_ours(data: Path, args, out: Path) -> tuple[float, float]:
+    """(whole wall, wall after the imports)."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bench.perf.learned", "--ours", "--kodak", str(data), "--checkpoint", str(args.checkpoint.resolve()),
+                    "--arch", args.arch, "--images", str(args.images), "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wall = time.perf_counter() - t
+    return wall, wall - json.loads(out.read_text())["ready_s"]
 
 
 def _complexity(specs: list[str], size: str) -> int:
@@ -108,32 +169,9 @@ def _complexity(specs: list[str], size: str) -> int:
         for name, c in (("encoder", enc), ("decoder", dec)):
             t = sum(sum(o.values()) for o in c["torch"].values())
             f = sum(sum(o.values()) for o in c["fvcore"].values())
-            print(f"  {name}: counters {'agree' if t == f else f'differ by {abs(t - f) / max(t, f):.2%}'}" + (f"; {'; '.join(c['notes'])}" if c["notes"] else ""))
+            print(f"  {name}: counters {'agree' if t == f else f'differ by {abs(t - f) / max(t, f):.2%}'}"
+                  + (f"; {'; '.join(c['notes'])}" if c["notes"] else ""))
     return 0
-
-
-def _theirs(data: Path, checkpoint: Path, arch: str, out_dir: Path) -> tuple[float, dict]:
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "compressai.utils.eval_model", "checkpoint", str(data), "-a", arch,
-                    "-p", str(checkpoint.resolve()), "--no-update", "--per-image", "-d", str(out_dir), "-o", "summary.json"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - t
-    res = {}
-    for js in out_dir.rglob("kodim*.json"):
-        d = json.loads(js.read_text())
-        res[d["source"]] = d["results"]
-    return wall, res
-
-
-def _run_ours(data: Path, args, out: Path) -> tuple[float, float, dict]:
-    """(whole wall, wall after the imports, per image)."""
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.perf.learned", "--ours", "--kodak", str(data), "--checkpoint", str(args.checkpoint.resolve()),
-                    "--arch", args.arch, "--out", str(out)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "OMP_NUM_THREADS": "1"})
-    wall = time.perf_counter() - t
-    res = json.loads(out.read_text())
-    return wall, wall - res["ready_s"], res["images"]
 
 
 def main(argv=None) -> int:
@@ -142,7 +180,7 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", type=Path)
     ap.add_argument("--arch", default="bmshj2018-hyperprior")
     ap.add_argument("--images", type=int, default=24)
-    ap.add_argument("--repeat", type=int, default=1, help="runs of each side, alternating; the best of each is kept")
+    ap.add_argument("--repeat", type=int, default=1, help="passes of the interleaved comparison, whole runs of each side")
     ap.add_argument("--complexity", nargs="*", metavar="ARCH[:N:M]", help="print the complexity of these architectures and exit")
     ap.add_argument("--size", default="768x512", help="picture size for --complexity (WxH)")
     ap.add_argument("--ours", action="store_true", help=argparse.SUPPRESS)
@@ -153,13 +191,34 @@ def main(argv=None) -> int:
     if not args.kodak or not args.checkpoint:
         ap.error("--kodak and --checkpoint are required (or --complexity)")
     if args.ours:
-        args.images_dir = args.kodak
         return _ours(args)
-    files = sorted(args.kodak.glob("kodim*.png"))[: args.images]
+    files = _files(args.kodak, args.images)
     if not files:
         print(f"no kodim*.png in {args.kodak}", file=sys.stderr)
         return 2
-    walls_theirs, walls_ours, walls_units, theirs, ours = [], [], [], {}, {}
+
+    per = _interleaved(args)
+    print(f"1. codec time per image, interleaved with eval_model's inference() (best of {max(1, args.repeat)} passes, 1 thread)")
+    print(f"{'image':8} {'payload B ours/theirs':>24} {'PSNR ours':>10} {'PSNR theirs':>12} {'codec s ours':>13} {'theirs':>8}")
+    for name, o in sorted(per.items()):
+        print(f"{name:8} {o['payload']:>11}/{o['their_bytes']:<12} {o['psnr']:>10.4f} {o['their_psnr']:>12.4f} "
+              f"{o['ours_s']:>13.3f} {o['theirs_s']:>8.3f}")
+    ratios = [o["ours_s"] / o["theirs_s"] for o in per.values()]
+    last = per[sorted(per)[-1]]
+    same = sum(o["payload"] == o["their_bytes"] for o in per.values())
+    print(f"identical payload bytes: {same}/{len(per)}; header adds {last['bytes'] - last['payload']} bytes per file; "
+          f"max |PSNR difference| {max(abs(o['psnr'] - o['their_psnr']) for o in per.values()):.2e} dB")
+    print(f"decode check in the decoder process passed on {sum(bool(o['check']) for o in per.values())}/{len(per)} "
+          f"(by {', '.join(sorted({str(o['by']) for o in per.values()}))})")
+    kt, kf, dt, df = last["kmac"]
+    if kt is not None:
+        print(f"complexity ({sorted(per)[-1]}): encoder {kt:.2f} kMAC/px (fvcore {kf:.2f}), decoder {dt:.2f} (fvcore {df:.2f})")
+    print(f"codec time summed: ours {sum(o['ours_s'] for o in per.values()):.2f} s vs eval_model {sum(o['theirs_s'] for o in per.values()):.2f} s; "
+          f"ours' untimed warm-up and complexity counts (first picture of each size) {sum(o['warmup_s'] for o in per.values()):.2f} s")
+    print(f"codec time ratio ours/eval_model: median {np.median(ratios):.3f}, max {max(ratios):.3f}   [target: median <= 1]")
+
+    print(f"\n2. whole run, each side a fresh process ({max(1, args.repeat)} pair(s), run back to back)")
+    pairs = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = tmp / "images"
@@ -167,53 +226,17 @@ def main(argv=None) -> int:
         for f in files:
             os.symlink(f.resolve(), data / f.name)
         for i in range(max(1, args.repeat)):
-            w, r = _theirs(data, args.checkpoint, args.arch, tmp / f"eval{i}")
-            walls_theirs.append(w)
-            for k, v in r.items():  # best of the runs, per image
-                if k not in theirs or v["encoding_time"] + v["decoding_time"] < theirs[k]["encoding_time"] + theirs[k]["decoding_time"]:
-                    theirs[k] = v
-            w, wu, r = _run_ours(data, args, tmp / f"ours{i}.json")
-            walls_ours.append(w)
-            walls_units.append(wu)
-            for k, v in r.items():
-                if k not in ours or v["codec_s"] < ours[k]["codec_s"]:
-                    ours[k] = v
-    print(f"{'image':8} {'payload B ours/theirs':>24} {'PSNR ours':>10} {'PSNR theirs':>12} {'codec s ours':>13} {'theirs':>8}")
-    same_bytes, dpsnr, ratios = 0, [], []
-    for name in sorted(ours):
-        o, r = ours[name], theirs[name]
-        their_bytes = round(r["bpp"] * load_pixels(args.kodak / f"{name}.png") / 8)
-        same_bytes += o["payload"] == their_bytes
-        dpsnr.append(abs(o["psnr"] - r["psnr-rgb"]))
-        their_s = r["encoding_time"] + r["decoding_time"]
-        ratios.append(o["codec_s"] / their_s)
-        print(f"{name:8} {o['payload']:>11}/{their_bytes:<12} {o['psnr']:>10.4f} {r['psnr-rgb']:>12.4f} {o['codec_s']:>13.3f} {their_s:>8.3f}")
-    last = ours[sorted(ours)[-1]]
-    by = sorted({str(o.get("check_by")) for o in ours.values()})
-    print(f"identical payload bytes: {same_bytes}/{len(ours)}; header adds {last['bytes'] - last['payload']} bytes per file")
-    print(f"max |PSNR difference|: {max(dpsnr):.2e} dB; decode check (fresh decoder process) passed on "
-          f"{sum(bool(o['check']) for o in ours.values())}/{len(ours)} (by {', '.join(by)})")
-    print(f"complexity of {sorted(ours)[-1]}: encoder {last['kmac_enc']:.2f} kMAC/px (fvcore {last['kmac_enc_fvcore']:.2f}), "
-          f"decoder {last['kmac_dec']:.2f} (fvcore {last['kmac_dec_fvcore']:.2f})" if last.get("kmac_enc") is not None else "no complexity")
-    th_sum = sum(r["encoding_time"] + r["decoding_time"] for r in theirs.values())
-    print(f"codec time summed over the images (best run per image): ours {sum(o['codec_s'] for o in ours.values()):.1f} s "
-          f"(+ {sum(o.get('warmup_s', 0) for o in ours.values()):.1f} s untimed warm-up and complexity counts, first picture of "
-          f"each size) vs eval_model {th_sum:.1f} s")
-    print(f"codec time ratio ours/eval_model (compress+decompress, 1 thread, best of {max(1, args.repeat)}): "
-          f"median {np.median(ratios):.3f}, max {max(ratios):.3f}   [target: median <= 1]")
-    print(f"wall, whole run (fresh process each; best of {max(1, args.repeat)}): ours {min(walls_ours):.1f} s vs eval_model "
-          f"{min(walls_theirs):.1f} s -> ratio {min(walls_ours) / min(walls_theirs):.3f}   [target: <= 1]")
-    print(f"  every run: ours {', '.join(f'{w:.1f}' for w in walls_ours)} s; eval_model {', '.join(f'{w:.1f}' for w in walls_theirs)} s")
-    print(f"ours after its imports (adapter, decoder process, every image: how the earlier figure was taken): "
-          f"{min(walls_units):.1f} s -> ratio {min(walls_units) / min(walls_theirs):.3f}")
+            theirs = _whole_theirs(data, args, tmp / f"eval{i}")
+            ours, after = _whole_ours(data, args, tmp / f"ours{i}.json")
+            pairs.append((ours, after, theirs))
+            print(f"  pair {i + 1}: ours {ours:.1f} s (after its imports {after:.1f} s) vs eval_model {theirs:.1f} s "
+                  f"-> ratio {ours / theirs:.3f} (after imports {after / theirs:.3f})")
+    best_o, best_a, best_t = min(p[0] for p in pairs), min(p[1] for p in pairs), min(p[2] for p in pairs)
+    print(f"whole-run ratio: median of pairs {np.median([p[0] / p[2] for p in pairs]):.3f}; best of each {best_o / best_t:.3f} "
+          f"({best_o:.1f} s vs {best_t:.1f} s)   [target: <= 1]")
+    print(f"ours after its imports vs eval_model's whole run (the earlier figure's protocol): median of pairs "
+          f"{np.median([p[1] / p[2] for p in pairs]):.3f}; best of each {best_a / best_t:.3f}")
     return 0
-
-
-def load_pixels(path: Path) -> int:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.size[0] * im.size[1]
 
 
 if __name__ == "__main__":

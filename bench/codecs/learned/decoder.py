@@ -170,6 +170,12 @@ def serve(device: str, threads: int, idle_s: float = IDLE_S) -> int:
     import torch
 
     torch.set_num_threads(int(threads))
+    try:  # now, while the encoder does its own work, not on the first request
+        import compressai  # noqa: F401
+
+        import bench.codecs.learned.adapter  # noqa: F401
+    except ImportError:
+        pass  # the request will say what is missing
     from bench.core.errors import BenchError
     from bench.core.plugins import load_target
 
