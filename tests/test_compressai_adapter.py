@@ -225,5 +225,6 @@ def test_decoder_process_leaves_when_idle_or_orphaned():
     d = DecoderProcess("cpu", 1, idle_s=1)
     assert d.proc.wait(timeout=120) == 0  # nothing to do for a second: it exits by itself
     e = DecoderProcess("cpu", 1)
-    e.close()  # its stdin closed (the process that started it ended): it exits
-    assert e.proc.returncode == 0
+    e.proc.stdin.close()  # as when the process that started it ends: it exits
+    assert e.proc.wait(timeout=120) == 0
+    e.close()

@@ -93,7 +93,7 @@ class DecoderProcess:
         if self.owner != os.getpid():  # inherited through fork: the parent closes it
             return
         try:
-            if self.proc.stdin:
+            if self.proc.stdin and not self.proc.stdin.closed:
                 self.proc.stdin.close()
             self.proc.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
@@ -172,8 +172,6 @@ def serve(device: str, threads: int, idle_s: float = IDLE_S) -> int:
     torch.set_num_threads(int(threads))
     try:  # now, while the encoder does its own work, not on the first request
         import compressai  # noqa: F401
-
-        import bench.codecs.learned.adapter  # noqa: F401
     except ImportError:
         pass  # the request will say what is missing
     from bench.core.errors import BenchError
