@@ -220,10 +220,18 @@ def test_trained_file_keeps_buffers_exact_and_parameters_small(trained):
 
 
 def test_decoder_process_leaves_when_idle_or_orphaned():
-    from bench.codecs.learned.decoder import DecoderProcess
+    from bench.codecs.learned.decoder import DecoderProcess, _lines
 
-    d = DecoderProcess("cpu", 1, idle_s=1)
-    assert d.proc.wait(timeout=120) == 0  # nothing to do for a second: it exits by itself
+    r, w = os.pipe()
+    os.write(w, b"first\nsecond\nthird")
+    assert list(_lines(r, 0.2)) == [b"first", b"second"]  # then nothing for 0.2 s: it stops (the idle exit)
+    os.close(w)
+    os.close(r)
+    r, w = os.pipe()
+    os.write(w, b"one\ntwo\n")
+    os.close(w)
+    assert list(_lines(r, 60)) == [b"one", b"two"]  # end of input: it stops at once
+    os.close(r)
     e = DecoderProcess("cpu", 1)
     e.proc.stdin.close()  # as when the process that started it ends: it exits
     assert e.proc.wait(timeout=120) == 0
