@@ -236,3 +236,46 @@ def test_decoder_process_leaves_when_idle_or_orphaned():
     e.proc.stdin.close()  # as when the process that started it ends: it exits
     assert e.proc.wait(timeout=120) == 0
     e.close()
+
+
+def test_gpu_bitstreams_are_decoded_on_the_cpu_too_cuda_mocked(trained, tmp_path, photo, monkeypatch):
+    """CUDA mocked: the adapter believes its encoder runs on CUDA (the tensors stay on the CPU); the
+    decoder processes are stand-ins that decode here and say which device they were.  The bitstream goes
+    to the encoder's device first, then (after that reply) to the CPU; both are compared in pixels; the
+    timed calls are bracketed by synchronize('cuda')."""
+    import bench.codecs.learned.adapter as ad
+    import bench.codecs.learned.decoder as dm
+
+    synced = []
+    monkeypatch.setattr(ad, "synchronize", lambda device: synced.append(device))
+    log = []
+
+    class Standin:
+        def __init__(self, device):
+            self.device, self.requests = device, {}
+            self.decoder = adapter_for(trained, device="cpu")
+
+        def submit(self, request):
+            log.append(("submit", self.device))
+            self.requests[len(self.requests) + 1] = request
+            return len(self.requests)
+
+        def reply(self, rid):
+            log.append(("reply", self.device))
+            r = self.requests.pop(rid)
+            out = self.decoder.decode_here(Path(r["path"]), r["point"], Path(r["out"]), r["sha256"])
+            return {**out, "device": "cuda" if self.device == "auto" else self.device}
+
+    standins = {}
+    monkeypatch.setattr(dm, "decoder_for", lambda device, threads: standins.setdefault(device, Standin(device)))
+    a = adapter_for(trained, device="cpu")
+    a._model(1)
+    a._device, a.params["device"] = "cuda", "auto"
+    enc = a.encode(photo(64, 64), 1, tmp_path)
+    assert enc.extra["timing_sync"] == "torch.cuda.synchronize" and enc.extra["device"] == "cuda"
+    assert "encoder_recon" in enc.meta  # another device decodes too: the encoder side keeps its picture
+    assert len(synced) >= 2 and set(synced) == {"cuda"}  # (the stand-in decoders below sync their own devices)
+    ex = a.decode(enc, tmp_path).extra
+    assert log == [("submit", "auto"), ("reply", "auto"), ("submit", "cpu"), ("reply", "cpu")]
+    assert ex["decode_devices"] == "cuda,cpu" and ex["decode_check_cuda"] is True and ex["decode_check_cpu"] is True
+    assert ex["decode_check_by_cuda"] == ex["decode_check_by_cpu"] == "pixels" and ex["decode_s_cpu"] > 0

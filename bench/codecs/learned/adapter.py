@@ -400,7 +400,8 @@ class CompressAIModel(Codec):
         self.start_decoders()  # the CPU one too, now that the device is known
         h, w = rgb.shape[:2]
         # contiguous NCHW, as ToTensor gives: a channels-last view takes other conv kernels (other bytes)
-        x = torch.from_numpy(np.array(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+        on = next(model.parameters()).device  # where the model is (the device the configuration resolved to)
+        x = torch.from_numpy(np.array(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous().to(on)
         pad, unpad = self._padding(h, w)
         xp = F.pad(x, pad, mode=self.params["pad_mode"], **({"value": 0} if self.params["pad_mode"] == "constant" else {}))
         coded = (int(xp.shape[-2]), int(xp.shape[-1]))
@@ -569,7 +570,7 @@ class CompressAIModel(Codec):
         import torch
 
         model = self._model(meta["point"])
-        y_hat = torch.from_numpy(np.load(meta["encoder_latents"])).to(self.device())
+        y_hat = torch.from_numpy(np.load(meta["encoder_latents"])).to(next(model.parameters()).device)
         h, w = shape[:2]
         _, unpad = self._padding(h, w)
         with torch.no_grad():
@@ -686,7 +687,7 @@ class CompressAIVbr(CompressAIModel):
         entropy bottleneck rebuilt for that step (kept per step: switching back costs nothing)."""
         import torch
 
-        scale = 1.0 / torch.tensor(float(rate), dtype=torch.float32, device=self.device())
+        scale = 1.0 / torch.tensor(float(rate), dtype=torch.float32, device=next(model.parameters()).device)
         if self.params["arch"] in VBR_VARIABLE_BOTTLENECK:
             eb = model.entropy_bottleneck
             names = ("_quantized_cdf", "_offset", "_cdf_length")
