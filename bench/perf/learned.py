@@ -98,9 +98,12 @@ def _interleaved(args) -> dict:
                 rgb = load_rgb(str(f))
                 enc = adapter.encode(rgb, 1, tmp)
                 dec = adapter.decode(enc, tmp)
-                o = out.setdefault(f.stem, {"ours_s": np.inf, "theirs_s": np.inf})
+                o = out.setdefault(f.stem, {k: np.inf for k in ("ours_s", "theirs_s", "ours_c", "ours_d", "theirs_c", "theirs_d")})
                 o["ours_s"] = min(o["ours_s"], enc.timing.wall + dec.timing.wall)
                 o["theirs_s"] = min(o["theirs_s"], theirs["encoding_time"] + theirs["decoding_time"])
+                for k, v in (("ours_c", enc.timing.wall), ("ours_d", dec.timing.wall), ("theirs_c", theirs["encoding_time"]),
+                             ("theirs_d", theirs["decoding_time"])):
+                    o[k] = min(o[k], v)
                 o.update({"payload": enc.extra["payload_bytes"], "bytes": enc.path.stat().st_size,
                           "their_bytes": round(theirs["bpp"] * rgb.shape[0] * rgb.shape[1] / 8),
                           "psnr": metrics.psnr(rgb, dec.rgb), "their_psnr": theirs["psnr-rgb"],
@@ -215,7 +218,9 @@ def main(argv=None) -> int:
         print(f"complexity ({sorted(per)[-1]}): encoder {kt:.2f} kMAC/px (fvcore {kf:.2f}), decoder {dt:.2f} (fvcore {df:.2f})")
     print(f"codec time summed: ours {sum(o['ours_s'] for o in per.values()):.2f} s vs eval_model {sum(o['theirs_s'] for o in per.values()):.2f} s; "
           f"ours' untimed warm-up and complexity counts (first picture of each size) {sum(o['warmup_s'] for o in per.values()):.2f} s")
-    print(f"codec time ratio ours/eval_model: median {np.median(ratios):.3f}, max {max(ratios):.3f}   [target: median <= 1]")
+    print(f"codec time ratio ours/eval_model: median {np.median(ratios):.3f}, max {max(ratios):.3f}   [target: median <= 1]; "
+          f"compress alone {np.median([o['ours_c'] / o['theirs_c'] for o in per.values()]):.3f}, "
+          f"decompress alone (ours in the decoder process) {np.median([o['ours_d'] / o['theirs_d'] for o in per.values()]):.3f}")
 
     print(f"\n2. whole run, each side a fresh process ({max(1, args.repeat)} pair(s), run back to back)")
     pairs = []
