@@ -108,7 +108,8 @@ def _interleaved(args) -> dict:
                           "their_bytes": round(theirs["bpp"] * rgb.shape[0] * rgb.shape[1] / 8),
                           "psnr": metrics.psnr(rgb, dec.rgb), "their_psnr": theirs["psnr-rgb"],
                           "check": dec.extra.get("decode_check"), "by": dec.extra.get("decode_check_by_cpu"),
-                          "warmup_s": max(o.get("warmup_s", 0.0), enc.extra.get("encode_warmup_s", 0) + (dec.extra.get("decode_warmup_s") or 0)),
+                          "warmup_s": max(o.get("warmup_s", 0.0),
+                                          enc.extra.get("encode_warmup_s", 0) + (dec.extra.get("decode_warmup_s") or 0)),
                           "kmac": (enc.extra.get("kmac_enc_torch"), enc.extra.get("kmac_enc_fvcore"),
                                    dec.extra.get("kmac_dec_torch"), dec.extra.get("kmac_dec_fvcore"))})
     return out
@@ -125,8 +126,9 @@ def _whole_theirs(data: Path, args, out_dir: Path) -> float:
 def _whole_ours(data: Path, args, out: Path) -> tuple[float, float]:
     """(whole wall, wall after the imports)."""
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.perf.learned", "--ours", "--kodak", str(data), "--checkpoint", str(args.checkpoint.resolve()),
-                    "--arch", args.arch, "--images", str(args.images), "--out", str(out)], check=True,
+    subprocess.run([sys.executable, "-m", "bench.perf.learned", "--ours", "--kodak", str(data),
+                    "--checkpoint", str(args.checkpoint.resolve()), "--arch", args.arch, "--images", str(args.images),
+                    "--out", str(out)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - t
     return wall, wall - json.loads(out.read_text())["ready_s"]
@@ -168,7 +170,8 @@ def _complexity(specs: list[str], size: str) -> int:
                 v = sum(sum(o.values()) for o in c[counter].values()) if part == "total" else sum(c[counter].get(part, {}).values())
                 return v / px / 1e3
             pm = sum(params.values()) if part == "total" else params.get(part, 0)
-            print(f"  {part:22} {pm / 1e6:>9.4f} {k(enc, 'torch'):>18.3f} {k(enc, 'fvcore'):>8.3f} {k(dec, 'torch'):>18.3f} {k(dec, 'fvcore'):>8.3f}")
+            print(f"  {part:22} {pm / 1e6:>9.4f} {k(enc, 'torch'):>18.3f} {k(enc, 'fvcore'):>8.3f} "
+                  f"{k(dec, 'torch'):>18.3f} {k(dec, 'fvcore'):>8.3f}")
         for name, c in (("encoder", enc), ("decoder", dec)):
             t = sum(sum(o.values()) for o in c["torch"].values())
             f = sum(sum(o.values()) for o in c["fvcore"].values())
@@ -216,7 +219,8 @@ def main(argv=None) -> int:
     kt, kf, dt, df = last["kmac"]
     if kt is not None:
         print(f"complexity ({sorted(per)[-1]}): encoder {kt:.2f} kMAC/px (fvcore {kf:.2f}), decoder {dt:.2f} (fvcore {df:.2f})")
-    print(f"codec time summed: ours {sum(o['ours_s'] for o in per.values()):.2f} s vs eval_model {sum(o['theirs_s'] for o in per.values()):.2f} s; "
+    ours_sum, theirs_sum = sum(o["ours_s"] for o in per.values()), sum(o["theirs_s"] for o in per.values())
+    print(f"codec time summed: ours {ours_sum:.2f} s vs eval_model {theirs_sum:.2f} s; "
           f"ours' untimed warm-up and complexity counts (first picture of each size) {sum(o['warmup_s'] for o in per.values()):.2f} s")
     print(f"codec time ratio ours/eval_model: median {np.median(ratios):.3f}, max {max(ratios):.3f}   [target: median <= 1]; "
           f"compress alone {np.median([o['ours_c'] / o['theirs_c'] for o in per.values()]):.3f}, "

@@ -122,7 +122,8 @@ def _macs_table(lr: pd.DataFrame) -> tuple[str, list[str]]:
                 flags.append(f"- `{codec}` {side_name}: {note}")
     if not rows:
         return "", flags
-    header = ["codec", "points", "picture (coded)", "side", "total torch / fvcore"] + [_label(p) for p in parts] + ["counters agree (1 %)"]
+    header = (["codec", "points", "picture (coded)", "side", "total torch / fvcore"] + [_label(p) for p in parts]
+              + ["counters agree (1 %)"])
     return md_table(header, rows) + "\n", flags
 
 
@@ -185,7 +186,8 @@ def _timing_table(lr: pd.DataFrame) -> str:
 
 
 def _portability(lr: pd.DataFrame) -> tuple[str, list[str]]:
-    devs = sorted({c[len("decode_check_"):] for c in lr.columns if c.startswith("decode_check_") and not c.startswith("decode_check_by_")})
+    devs = sorted({c[len("decode_check_"):] for c in lr.columns
+                   if c.startswith("decode_check_") and not c.startswith("decode_check_by_")})
     rows, bad = [], []
     for codec, g in lr.groupby("codec", sort=True):
         cells = []
@@ -243,7 +245,8 @@ def markdown_section(df: pd.DataFrame) -> str:
     if table:
         out.append("kMAC/px (torch counter; per part, both counters when they differ):\n")
         out.append(table)
-        out.append("Counters differing by more than 1 %:\n\n" + ("\n".join(flags) if flags else "none: both counters agree on every part.") + "\n")
+        listed = "\n".join(flags) if flags else "none: both counters agree on every part."
+        out.append("Counters differing by more than 1 %:\n\n" + listed + "\n")
     else:
         out.append("No MAC counts in these rows (`codec.params.complexity=false`).\n")
     out.append("### Timing\n")

@@ -44,8 +44,8 @@ import numpy as np
 from bench.codecs.base import Codec, Decoded, Encoded, clock
 from bench.codecs.learned import complexity as cx
 from bench.codecs.learned.container import float32, pack, read
-from bench.codecs.learned.models import (AUTOREGRESSIVE, VARIABLE_RATE, VBR_VARIABLE_BOTTLENECK, ZOO_LAMBDAS, init_model,
-                                         is_builtin, load_checkpoint, load_zoo, zoo_file, zoo_qualities)
+from bench.codecs.learned.models import (VARIABLE_RATE, ZOO_LAMBDAS, init_model, is_builtin, load_checkpoint, load_zoo, zoo_file,
+                                         zoo_qualities)
 from bench.core.assets import user_or_asset
 from bench.core.device import resolve_device, synchronize
 from bench.core.errors import BenchError, CodecUnavailable
@@ -225,7 +225,8 @@ class CompressAIModel(Codec):
             try:
                 import fvcore  # noqa: F401
             except ImportError:
-                raise CodecUnavailable("compressai: complexity=true needs fvcore (pip install fvcore), or set codec.params.complexity=false") from None
+                raise CodecUnavailable("compressai: complexity=true needs fvcore (pip install fvcore), "
+                                       "or set codec.params.complexity=false") from None
         resolve_device(self.params["device"], "compressai device")
         if self.params["weights"] == "manifest":
             for e in self._entries.values():
@@ -411,10 +412,12 @@ class CompressAIModel(Codec):
         path = Path(workdir) / "bitstream.lic"
         path.write_bytes(data)  # the unit's scratch file (the harness moves it): no fsync on the way
         extra: dict[str, Any] = {
-            "lambda": self.lmbda(point), "payload_bytes": sum(len(s) for s in strings), "header_bytes": len(data) - sum(len(s) for s in strings),
+            "lambda": self.lmbda(point), "payload_bytes": sum(len(s) for s in strings),
+            "header_bytes": len(data) - sum(len(s) for s in strings),
             "device": device, "pad_mode": f"{self.params['pad_mode']} centred to x{self.params['pad_multiple']}",
             "cudnn_deterministic": bool(torch.backends.cudnn.deterministic), "coded_height": coded[0], "coded_width": coded[1],
-            "timing_warmup": int(self.params["warmup"]), "timing_sync": "torch.cuda.synchronize" if device.startswith("cuda") else "none (cpu)",
+            "timing_warmup": int(self.params["warmup"]),
+            "timing_sync": "torch.cuda.synchronize" if device.startswith("cuda") else "none (cpu)",
             "torch_threads": int(torch.get_num_threads()), **self._timing_columns("enc", probe, timing),
         }
         if rate is not None:
@@ -433,12 +436,15 @@ class CompressAIModel(Codec):
             if y_hat is not None:
                 np.save(Path(workdir) / "encoder_latents.npy", y_hat.cpu().numpy())
                 meta.update({"encoder_latents": str(Path(workdir) / "encoder_latents.npy"), "latents_sha256": _sha(y_hat),
-                             "weights_sha256": self._weights(model), "device": device, "torch_threads": int(torch.get_num_threads())})
+                             "weights_sha256": self._weights(model), "device": device,
+                             "torch_threads": int(torch.get_num_threads())})
         extra["check_s"] = cc.timing.wall
         # the decoder process starts on the file now (after this process's work: nothing runs beside a timed call)
         sha = hashlib.sha256(data).hexdigest()
-        self._pending[str(path.resolve())] = {"sha256": sha, "job": self._submit(self._decode_devices()[0], path, sha, point, workdir)}
-        cmd = f"{self.params['arch']}.compress() [{self.params['weights']}, point {point}" + (f", step {rate:g}" if rate else "") + f", {device}]"
+        job = self._submit(self._decode_devices()[0], path, sha, point, workdir)
+        self._pending[str(path.resolve())] = {"sha256": sha, "job": job}
+        step = f", step {rate:g}" if rate else ""
+        cmd = f"{self.params['arch']}.compress() [{self.params['weights']}, point {point}{step}, {device}]"
         return Encoded(path, cmd, timing, meta, extra=extra)
 
     def _weights(self, model) -> str:
@@ -516,9 +522,8 @@ class CompressAIModel(Codec):
             extra[f"decode_s_{name}"] = r["wall"]
             pic = rgb if dev == first else np.load(r["out"])
             by = None
-            if (ref is None and meta.get("latents_sha256") and r.get("device") == meta.get("device")
-                    and r.get("torch_threads") == meta.get("torch_threads") and r.get("weights_sha256") == meta.get("weights_sha256")
-                    and r.get("latents_sha256") == meta["latents_sha256"]):
+            same = all(r.get(k) == meta.get(k) for k in ("device", "torch_threads", "weights_sha256", "latents_sha256"))
+            if ref is None and meta.get("latents_sha256") and same:
                 by, diff = "latents", 0  # same latents, weights, device and threads: g_s gives the encoder-side picture
             else:
                 if ref is None and meta.get("encoder_latents"):  # latents or weights differ: measure the pictures
@@ -555,11 +560,13 @@ class CompressAIModel(Codec):
         pad, unpad = self._padding(bs.height, bs.width)
         coded = (bs.height + pad[2] + pad[3], bs.width + pad[0] + pad[1])
         strings = [[s] for s in bs.strings]
-        probe, res, timing, counts = self._timed(model, lambda: model.decompress(strings, torch.Size(bs.latent_hw), **kw), "dec", coded)
+        shape = torch.Size(bs.latent_hw)
+        probe, res, timing, counts = self._timed(model, lambda: model.decompress(strings, shape, **kw), "dec", coded)
         rgb = self._to_uint8(res["x_hat"], unpad)
         np.save(out, rgb)
-        reply = {"out": str(out), "wall": timing.wall, "cpu": timing.cpu, "network_s": probe.network_s, "untimed_s": probe.untimed_s, "counts": counts,
-                 "height": bs.height, "width": bs.width, "device": self.device(), "torch_threads": int(torch.get_num_threads())}
+        reply = {"out": str(out), "wall": timing.wall, "cpu": timing.cpu, "network_s": probe.network_s, "untimed_s": probe.untimed_s,
+                 "counts": counts, "height": bs.height, "width": bs.width, "device": self.device(),
+                 "torch_threads": int(torch.get_num_threads())}
         latents = probe.inputs.get("g_s")
         if latents and isinstance(latents[0], torch.Tensor):
             reply.update({"latents_sha256": _sha(latents[0]), "weights_sha256": self._weights(model)})
@@ -602,102 +609,3 @@ def _counters_note() -> str:
         fv = "?"
     return (f"torch.utils.flop_counter (torch {torch.__version__}; FLOPs/2) and fvcore {fv} FlopCountAnalysis; "
             "on the real compress()/decompress() at the coded size, per pixel of the original picture")
-
-
-class CompressAIVbr(CompressAIModel):
-    """CompressAI's variable-rate models (-vbr): one model, its quantisation step as a continuous rate point."""
-
-    point_name = "quant_step"
-    point_type = float
-    point_range = (1.0, 10.0)  # the steps CompressAI's vbr models are trained for (Gain 1.0 .. 0.1)
-    revision = 1
-    path_params = ("checkpoint",)
-    WEIGHTS = ("zoo", "checkpoint", "init")
-
-    @classmethod
-    def defaults(cls):
-        d = {k: v for k, v in super().defaults().items() if k not in ("model_args", "checkpoints", "manifest", "lambdas")}
-        d.update({"arch": "bmshj2018-hyperprior-vbr", "checkpoint": None})  # weights=checkpoint: one file for every rate
-        return d
-
-    def __init__(self, threads: int = 1, **params):
-        super().__init__(threads, **params)
-        self._rates: dict[tuple[int, float], dict] = {}
-
-    def _name(self) -> str:
-        return "compressai_vbr"
-
-    def _check_arch(self, arch: str) -> None:
-        if arch not in VARIABLE_RATE:
-            raise BenchError(f"compressai_vbr: {arch!r} is not a variable-rate model; known: {', '.join(sorted(VARIABLE_RATE))} "
-                             "(fixed-rate models: codec=compressai_zoo / compressai_checkpoint)")
-
-    def lmbda(self, point) -> float | None:
-        return None
-
-    def check_point(self, point):
-        return Codec.check_point(self, point)
-
-    def _checkpoint_path(self) -> str:
-        if not self.params["checkpoint"]:
-            raise BenchError("compressai_vbr: weights=checkpoint needs codec.params.checkpoint=path/to/model.pth.tar")
-        p = Path(os.path.expanduser(str(self.params["checkpoint"])))
-        return str(p if p.is_absolute() else Path.cwd() / p)
-
-    def files(self, point=None) -> dict[str, str]:
-        """One file for every rate: part of every point's identity."""
-        if point is not None:
-            return {}
-        w = self.params["weights"]
-        if w == "checkpoint":
-            return {"checkpoint": self._checkpoint_path()}
-        if w == "zoo":
-            name, directory = zoo_file(self.params["arch"], self.params["metric"], None)
-            return {"zoo_weights": str(directory / name)} if (directory / name).is_file() else {}
-        return {}
-
-    def check(self) -> None:
-        if self.params["weights"] == "checkpoint" and not Path(self._checkpoint_path()).is_file():
-            raise BenchError(f"compressai_vbr: checkpoint not found: {self._checkpoint_path()}")
-        if self.params["weights"] == "zoo":
-            zoo_file(self.params["arch"], self.params["metric"], None)  # a metric the zoo lacks: one clear error now
-        super().check()
-
-    def _model_key(self, point):
-        return "vbr"
-
-    def _load(self, key):
-        p = self.params
-        if p["weights"] == "zoo":
-            return load_zoo(p["arch"], p["metric"], None)
-        if p["weights"] == "init":
-            return init_model(p["arch"], int(p["seed"]), p["N"], p["M"])
-        return load_checkpoint(self._checkpoint_path(), p["arch"], p["N"], p["M"])[0]
-
-    def _rate(self, point) -> float:
-        return float32(point)
-
-    def _rate_from_file(self, rate):
-        if rate is None:
-            raise BenchError("compressai_vbr: this bitstream carries no rate (a fixed-rate model's)")
-        return rate
-
-    def _coding_kwargs(self, model, rate) -> dict:
-        """stage 2 (the variable-rate path, as eval_model) at scale 1/step; the z tables of the rate-dependent
-        entropy bottleneck rebuilt for that step (kept per step: switching back costs nothing)."""
-        import torch
-
-        scale = 1.0 / torch.tensor(float(rate), dtype=torch.float32, device=next(model.parameters()).device)
-        if self.params["arch"] in VBR_VARIABLE_BOTTLENECK:
-            eb = model.entropy_bottleneck
-            names = ("_quantized_cdf", "_offset", "_cdf_length")
-            k = (id(model), float(rate))
-            if getattr(model, "_bench_rate", None) != float(rate):
-                if k in self._rates:
-                    for n in names:
-                        setattr(eb, n, self._rates[k][n])
-                else:
-                    model.update(force=True, scale=scale)
-                    self._rates[k] = {n: getattr(eb, n) for n in names}
-                model._bench_rate = float(rate)
-        return {"stage": 2, "s": 0, "inputscale": scale}

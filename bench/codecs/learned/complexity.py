@@ -150,7 +150,8 @@ class Probe:
         for name, t in list(model.named_parameters()) + list(model.named_buffers()):
             self.owner[id(t)] = name.split(".", 1)[0]
         self.entropy = entropy_parts(model)
-        self.network = ({n for n, _ in model.named_children()} | {n for n, _ in model.named_parameters(recurse=False)}) - self.entropy
+        parts = {n for n, _ in model.named_children()} | {n for n, _ in model.named_parameters(recurse=False)}
+        self.network = parts - self.entropy
         self.network_s = 0.0
         self.outputs: dict[str, Any] = {}  # last output of each part's top-level call
         self.inputs: dict[str, tuple] = {}  # and its positional inputs (the decoder's latents: inputs["g_s"])
@@ -299,7 +300,8 @@ def count_fvcore(calls: list) -> tuple[dict, list[str]]:
                 fa.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
                 by_op = fa.by_operator()
         except Exception as exc:  # noqa: BLE001 - a call fvcore cannot trace is reported, not fatal
-            notes.append(f"fvcore could not trace {part} ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})")
+            first = str(exc).splitlines()[0][:120] if str(exc) else ""
+            notes.append(f"fvcore could not trace {part} ({type(exc).__name__}: {first})")
             continue
         for op, v in by_op.items():
             if v:
