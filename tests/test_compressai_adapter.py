@@ -1,4 +1,4 @@
-"""The CompressAI adapter: real bytes, a separate decode that matches the encoder side, safe loading."""
+"""The CompressAI adapter: real bytes, a decode in a fresh process that matches the encoder side, safe loading."""
 
 from __future__ import annotations
 
@@ -46,19 +46,72 @@ def test_round_trip_matches_encoder_side_and_counts_file_bytes(trained, tmp_path
     enc = a.encode(img, 1, tmp_path)
     dec = a.decode(enc, tmp_path)
     assert dec.rgb.shape == img.shape
-    assert dec.extra == {"decode_check": True, "decode_max_diff": 0}
+    assert {k: dec.extra[k] for k in ("decode_check", "decode_max_diff", "decode_check_cpu", "decode_max_diff_cpu")} == {
+        "decode_check": True, "decode_max_diff": 0, "decode_check_cpu": True, "decode_max_diff_cpu": 0}
+    assert dec.extra["decode_check_by_cpu"] == "latents" and dec.extra["decode_devices"] == "cpu"
     size = enc.path.stat().st_size
     assert size == enc.extra["payload_bytes"] + enc.extra["header_bytes"] and enc.extra["header_bytes"] < 32
     assert enc.extra["bpp_estimated"] > 0 and enc.extra["device"] == "cpu"
 
 
+def test_latent_check_is_the_pixel_check(trained, tmp_path, photo):
+    """Same latents, weights, device and threads: the decoder's picture is the encoder-side reconstruction,
+    which the pixel check (the encoder computing g_s itself) confirms on the same bitstream."""
+    img = photo(67, 93)
+    lat, pix = adapter_for(trained), adapter_for(trained, decode_check="pixels")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    e1, e2 = lat.encode(img, 1, tmp_path / "a"), pix.encode(img, 1, tmp_path / "b")
+    assert e1.path.read_bytes() == e2.path.read_bytes()
+    d1, d2 = lat.decode(e1, tmp_path / "a"), pix.decode(e2, tmp_path / "b")
+    assert (d1.extra["decode_check_by_cpu"], d2.extra["decode_check_by_cpu"]) == ("latents", "pixels")
+    assert np.array_equal(np.load(e2.meta["encoder_recon"]), d1.rgb) and d2.extra["decode_max_diff"] == 0
+    # and the encoder-side reconstruction is eval-mode forward()'s picture
+    model = pix._model(1)
+    x = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    pad, unpad = pix._padding(*img.shape[:2])
+    with torch.no_grad():
+        fwd = model(torch.nn.functional.pad(x, pad))
+    assert np.array_equal(pix._to_uint8(fwd["x_hat"], unpad), np.load(e2.meta["encoder_recon"]))
+    bits = sum(float(-torch.log2(lk).sum()) for lk in fwd["likelihoods"].values())
+    assert e2.extra["bpp_estimated"] == pytest.approx(bits / (img.shape[0] * img.shape[1]), rel=1e-9)
+
+
 def test_decode_check_flags_a_different_picture(trained, tmp_path, photo):
-    a = adapter_for(trained)
+    a = adapter_for(trained, decode_check="pixels")
     enc = a.encode(photo(64, 64), 1, tmp_path)
     ref = np.load(enc.meta["encoder_recon"])
     ref[0, 0, 0] ^= 7  # as if the decoder had drifted
     np.save(enc.meta["encoder_recon"], ref)
-    assert a.decode(enc, tmp_path).extra == {"decode_check": False, "decode_max_diff": 7}
+    ex = a.decode(enc, tmp_path).extra
+    assert (ex["decode_check"], ex["decode_max_diff"], ex["decode_check_cpu"], ex["decode_max_diff_cpu"]) == (False, 7, False, 7)
+
+
+def test_latents_that_differ_are_measured_in_pixels(trained, tmp_path, photo):
+    a = adapter_for(trained)
+    enc = a.encode(photo(64, 64), 1, tmp_path)
+    y = np.load(enc.meta["encoder_latents"])
+    y[0, 0, 0, 0] += 8.0  # as if the decoder had entropy-decoded another symbol
+    np.save(enc.meta["encoder_latents"], y)
+    enc.meta["latents_sha256"] = "0" * 64
+    ex = a.decode(enc, tmp_path).extra
+    assert ex["decode_check_by_cpu"] == "pixels" and ex["decode_check"] is False and ex["decode_max_diff"] > 0
+
+
+def test_decoder_is_another_process_reading_only_the_file(trained, tmp_path, photo):
+    from bench.codecs.learned.decoder import decoder_for
+
+    a = adapter_for(trained)
+    enc = a.encode(photo(64, 64), 1, tmp_path)
+    b = adapter_for(trained)  # never loads weights here: the decode happens in the decoder process
+    assert b.decode(enc, tmp_path).extra["decode_check"] is True and b._models == {}
+    proc = decoder_for("auto", 1)
+    assert proc.alive() and proc.proc.pid != os.getpid()
+    data = enc.path.read_bytes()
+    enc.path.write_bytes(data[:-3])  # the decoder reads the file as it is now
+    with pytest.raises(RuntimeError, match="decoder process"):
+        a.decode(enc, tmp_path)
+    assert decoder_for("auto", 1).proc.pid == proc.proc.pid  # one failed decode does not end the process
 
 
 def test_bitstream_is_self_describing(trained, tmp_path, photo):
@@ -145,8 +198,12 @@ def test_sweep_rows_carry_learned_columns(trained, tmp_path):
                  "workers=1", "plot=false"]))
     df = pd.read_parquet(tmp_path / "s" / "results.parquet")
     assert (df.status == "ok").all(), df.error.tolist()
-    assert df.decode_check.all() and (df.bytes == df.payload_bytes + df.header_bytes).all()
-    assert {"bpp_estimated", "lambda", "device", "pad_mode"} <= set(df.columns)
+    assert df.decode_check.all() and df.decode_check_cpu.all() and (df.bytes == df.payload_bytes + df.header_bytes).all()
+    assert {"bpp_estimated", "lambda", "device", "pad_mode", "decode_devices", "torch_threads", "timing_warmup", "coded_width",
+            "encode_network_s", "encode_entropy_s", "decode_network_s", "decode_entropy_s", "params", "params_g_a",
+            "kmac_enc_torch", "kmac_enc_fvcore", "kmac_dec_torch_g_s", "kmac_dec_fvcore_g_s", "kmac_ops_enc"} <= set(df.columns)
+    assert np.allclose(df.encode_network_s + df.encode_entropy_s, df.encode_s)
+    assert np.allclose(df.kmac_enc_torch, df.kmac_enc_fvcore) and (df.kmac_dec_torch > 0).all()
 
 
 def test_trained_file_keeps_buffers_exact_and_parameters_small(trained):
@@ -160,3 +217,65 @@ def test_trained_file_keeps_buffers_exact_and_parameters_small(trained):
     for k, v in fresh.state_dict().items():
         if v.is_floating_point() and k not in dict(fresh.named_parameters()) and not k.endswith("scale_table"):
             assert v.dtype == state[k].dtype and torch.equal(v, state[k]), k
+
+
+def test_decoder_process_leaves_when_idle_or_orphaned():
+    from bench.codecs.learned.decoder import DecoderProcess, _lines
+
+    r, w = os.pipe()
+    os.write(w, b"first\nsecond\nthird")
+    assert list(_lines(r, 0.2)) == [b"first", b"second"]  # then nothing for 0.2 s: it stops (the idle exit)
+    os.close(w)
+    os.close(r)
+    r, w = os.pipe()
+    os.write(w, b"one\ntwo\n")
+    os.close(w)
+    assert list(_lines(r, 60)) == [b"one", b"two"]  # end of input: it stops at once
+    os.close(r)
+    e = DecoderProcess("cpu", 1)
+    e.proc.stdin.close()  # as when the process that started it ends: it exits
+    assert e.proc.wait(timeout=120) == 0
+    e.close()
+
+
+def test_gpu_bitstreams_are_decoded_on_the_cpu_too_cuda_mocked(trained, tmp_path, photo, monkeypatch):
+    """CUDA mocked: the adapter believes its encoder runs on CUDA (the tensors stay on the CPU); the
+    decoder processes are stand-ins that decode here and say which device they were.  The bitstream goes
+    to the encoder's device first, then (after that reply) to the CPU; both are compared in pixels; the
+    timed calls are bracketed by synchronize('cuda')."""
+    import bench.codecs.learned.adapter as ad
+    import bench.codecs.learned.decoder as dm
+
+    synced = []
+    monkeypatch.setattr(ad, "synchronize", lambda device: synced.append(device))
+    log = []
+
+    class Standin:
+        def __init__(self, device):
+            self.device, self.requests = device, {}
+            self.decoder = adapter_for(trained, device="cpu")
+
+        def submit(self, request):
+            log.append(("submit", self.device))
+            self.requests[len(self.requests) + 1] = request
+            return len(self.requests)
+
+        def reply(self, rid):
+            log.append(("reply", self.device))
+            r = self.requests.pop(rid)
+            out = self.decoder.decode_here(Path(r["path"]), r["point"], Path(r["out"]), r["sha256"])
+            return {**out, "device": "cuda" if self.device == "auto" else self.device}
+
+    standins = {}
+    monkeypatch.setattr(dm, "decoder_for", lambda device, threads: standins.setdefault(device, Standin(device)))
+    a = adapter_for(trained, device="cpu")
+    a._model(1)
+    a._device, a.params["device"] = "cuda", "auto"
+    enc = a.encode(photo(64, 64), 1, tmp_path)
+    assert enc.extra["timing_sync"] == "torch.cuda.synchronize" and enc.extra["device"] == "cuda"
+    assert "encoder_recon" in enc.meta  # another device decodes too: the encoder side keeps its picture
+    assert len(synced) >= 2 and set(synced) == {"cuda"}  # (the stand-in decoders below sync their own devices)
+    ex = a.decode(enc, tmp_path).extra
+    assert log == [("submit", "auto"), ("reply", "auto"), ("submit", "cpu"), ("reply", "cpu")]
+    assert ex["decode_devices"] == "cuda,cpu" and ex["decode_check_cuda"] is True and ex["decode_check_cpu"] is True
+    assert ex["decode_check_by_cuda"] == ex["decode_check_by_cpu"] == "pixels" and ex["decode_s_cpu"] > 0

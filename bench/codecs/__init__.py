@@ -30,6 +30,7 @@ BUILTIN = {
     "hm": "bench.codecs.reference_software:HM",
     "vtm": "bench.codecs.reference_software:VTM",
     "compressai": "bench.codecs.learned.adapter:CompressAIModel",
+    "compressai_vbr": "bench.codecs.learned.vbr:CompressAIVbr",
 }
 ENTRY_POINT_GROUP = "lic_bench.codecs"
 

@@ -8,10 +8,11 @@ Writes results/<sweep>/report.md, report.html and their figures under results/<s
 Library use (the main job): `write_report(sweep_dir, anchor=None, published=()) -> Path` (report.md).
 
 The perception-distortion section comes from `bench.report.perception.markdown_section(df, out_dir)`,
-written into its own figure folder.  The visual comparisons (panels at matched rate) and the per-image
-pages come from `bench.report.panels` and `bench.report.pages` (report_files/images/).  The anchor
-audit's section is the file `bench audit --sweep` writes, <sweep>/audit/audit.md, included as it is
-when present (this layer does not import bench.audit).
+written into its own figure folder; the learned-codec section (complexity, timing, portability) from
+`bench.report.learned.markdown_section(df)`.  The visual comparisons (panels at matched rate) and the
+per-image pages come from `bench.report.panels` and `bench.report.pages` (report_files/images/).  The
+anchor audit's section is the file `bench audit --sweep` writes, <sweep>/audit/audit.md, included as
+it is when present (this layer does not import bench.audit).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bench.analysis.published import export_sweep, load_many
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
 from bench.core.text import md_table as _md_table
-from bench.report import pages, perception
+from bench.report import learned, pages, perception
 from bench.report.figures import axis_label, per_image_bd_plot, rd_plot
 from bench.report.markdown import markdown_to_html
 from bench.report.panels import PanelOptions, make_panels
@@ -398,6 +399,7 @@ def build_markdown(sweep_dir: Path, anchor: str | None = None, published: Sequen
         parts.append(_visual_section(df, sweep_dir, fig_dir, anchor, names, results, panels, originals, inline_panels))
     parts.append(bd_text)
     parts.append(_perception_section(df, fig_dir))
+    parts.append(learned.markdown_section(df))  # complexity, timing and portability of learned codecs ("" if none)
     parts.append(_audit_section(sweep_dir))
     exported = export_sweep(df, fig_dir / "compressai") if not ok.empty else []
     parts.append(_provenance_section(df, sweep_dir, method, n_boot, seed, exported))

@@ -1,2 +1,4 @@
-"""Learned codecs: model building and loading (`models`), the bitstream file (`container`) and the
-adapter that runs them in a sweep (`adapter`).  Torch and CompressAI are imported only when used."""
+"""Learned codecs: model building and loading (`models`), the bitstream file (`container`), the adapter
+that runs them in a sweep (`adapter`), the decoder process every bitstream is decoded in (`decoder`)
+and their measured complexity and timing split (`complexity`).  Torch and CompressAI are imported only
+when used."""

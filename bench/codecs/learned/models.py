@@ -31,9 +31,17 @@ ARCHITECTURES = {
     "mbt2018": "JointAutoregressiveHierarchicalPriors",
     "cheng2020-anchor": "Cheng2020Anchor",
     "cheng2020-attn": "Cheng2020Attention",
+    # variable-rate models (Kamisli et al., DCC 2024): one model, a continuous quantisation step as the rate
+    "bmshj2018-hyperprior-vbr": "ScaleHyperpriorVbr",
+    "mbt2018-mean-vbr": "MeanScaleHyperpriorVbr",
+    "mbt2018-vbr": "JointAutoregressiveHierarchicalPriorsVbr",
 }
 # Autoregressive context models: forward() is not the decoder's picture and decoding is serial.
-AUTOREGRESSIVE = {"mbt2018", "cheng2020-anchor", "cheng2020-attn"}
+AUTOREGRESSIVE = {"mbt2018", "cheng2020-anchor", "cheng2020-attn", "mbt2018-vbr"}
+# Variable-rate architectures (codec adapter `compressai_vbr`); the first two code z with a
+# rate-dependent entropy bottleneck (vr_entbttlnck=True, as CompressAI's zoo and eval_model build them).
+VARIABLE_RATE = {"bmshj2018-hyperprior-vbr", "mbt2018-mean-vbr", "mbt2018-vbr"}
+VBR_VARIABLE_BOTTLENECK = {"bmshj2018-hyperprior-vbr", "mbt2018-mean-vbr"}
 
 # CompressAI zoo training lambdas per quality (CompressAI-Trainer / zoo docs).
 ZOO_LAMBDAS = {
@@ -46,7 +54,13 @@ MODEL_ENTRY_POINT_GROUP = "lic_bench.models"
 
 
 def zoo_qualities(arch: str) -> list[int]:
+    if arch in VARIABLE_RATE:
+        return []  # one model for every rate
     return list(range(1, 7)) if arch.startswith("cheng2020") else list(range(1, 9))
+
+
+def is_variable_rate(arch: str) -> bool:
+    return arch in VARIABLE_RATE
 
 
 def _is_model_class(obj, target: str) -> None:
@@ -93,6 +107,13 @@ def build(arch: str, N: int | None = None, M: int | None = None, quality: int | 
             raise BenchError(f"learned model {arch!r}: cannot build it with model_args={dict(model_args or {})}: {exc}") from None
     if model_args:
         raise BenchError(f"model_args are for your own model classes; {arch} takes N and M")
+    if arch in VARIABLE_RATE:
+        from compressai.zoo.image_vbr import cfgs as vbr_cfgs
+
+        N, M = (N, M) if N is not None else vbr_cfgs[arch]
+        if arch in VBR_VARIABLE_BOTTLENECK:
+            return cls(N=int(N), M=int(M), vr_entbttlnck=True)
+        return cls(N=int(N), M=int(M))
     if N is None:
         from compressai.zoo.image import cfgs
 
@@ -104,26 +125,37 @@ def build(arch: str, N: int | None = None, M: int | None = None, quality: int | 
     return cls(N=int(N), M=int(M))
 
 
-def zoo_file(arch: str, metric: str, quality: int) -> tuple[str, Path]:
-    """(file name, directory) where torch hub looks for a zoo checkpoint."""
+def zoo_file(arch: str, metric: str, quality: int | None) -> tuple[str, Path]:
+    """(file name, directory) where torch hub looks for a zoo checkpoint (variable-rate models: one
+    file for every rate, `quality` ignored)."""
     import torch.hub
+
+    if arch in VARIABLE_RATE:
+        from compressai.zoo.image_vbr import model_urls as vbr_urls
+
+        url = vbr_urls.get(arch, {}).get(metric)
+        if url is None:
+            raise BenchError(f"CompressAI zoo has no {arch} weights for metric {metric!r} "
+                             f"(it has: {', '.join(vbr_urls.get(arch, {})) or 'none'})")
+        return url.rsplit("/", 1)[1], Path(torch.hub.get_dir()) / "checkpoints"
     from compressai.zoo.image import model_urls
 
     key = arch if arch in model_urls else arch.replace("-relu", "_relu")
     try:
         url = model_urls[key][metric][int(quality)]
-    except KeyError:
+    except (KeyError, TypeError):
         raise BenchError(f"CompressAI zoo has no {arch} weights for metric {metric!r} quality {quality}") from None
     return url.rsplit("/", 1)[1], Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def load_zoo(arch: str, metric: str, quality: int):
-    """CompressAI's own loader (torch hub cache, download when online); offline one clear error."""
+def load_zoo(arch: str, metric: str, quality: int | None):
+    """CompressAI's own loader (torch hub cache, download when online); offline one clear error.
+    Variable-rate models have one checkpoint for every rate (`quality` is not used)."""
     from compressai.zoo import image_models
 
     name, directory = zoo_file(arch, metric, quality)
     try:
-        model = image_models[arch](quality=int(quality), metric=metric, pretrained=True, progress=False)
+        model = image_models[arch](quality=int(quality or 0), metric=metric, pretrained=True, progress=False)
         check_finite(model.state_dict(), directory / name)
         return model
     except BenchError:
@@ -207,7 +239,11 @@ def load_checkpoint(path: str | os.PathLike, arch: str, N: int | None = None, M:
                 w = [v for k, v in state.items() if k.startswith("g_a.") and k.endswith(".weight") and v.ndim == 4]
                 M = w[-1].shape[0] if w else None
     model = build(arch, N, M, model_args=model_args)
-    has_cdf = any(k.endswith("_quantized_cdf") and v.numel() > 0 for k, v in state.items())
+    # Variable-rate models: their z tables are rebuilt for every rate anyway (update(scale=...)), and
+    # CompressAI's CDF-resizing load does not know the variable entropy bottleneck: weights only.
+    has_cdf = arch not in VARIABLE_RATE and any(k.endswith("_quantized_cdf") and v.numel() > 0 for k, v in state.items())
+    if arch in VARIABLE_RATE:
+        state = {k: v for k, v in state.items() if k != "QuantOffset"}  # a training leftover CompressAI drops too
     try:
         if has_cdf:
             model.load_state_dict(state)  # CompressAI's override resizes the CDF buffers
@@ -228,3 +264,19 @@ def load_checkpoint(path: str | os.PathLike, arch: str, N: int | None = None, M:
     if not has_cdf and callable(getattr(model, "update", None)):
         model.update(force=True)
     return model.eval(), meta
+
+
+def init_model(arch: str, seed: int, N: int | None = None, M: int | None = None, quality: int | None = None,
+               model_args: dict | None = None):
+    """A model with locally initialised (untrained) weights, the same in every process: the module's own
+    initialisation under `torch.manual_seed(seed)` on the CPU (the global RNG is left as it was), then
+    its CDF tables built from those weights.  For complexity, timing and portability without a download;
+    its rate-distortion points mean nothing."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = build(arch, N, M, quality=quality, model_args=model_args)
+    if callable(getattr(model, "update", None)):
+        model.update(force=True)
+    return model.eval()
