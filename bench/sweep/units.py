@@ -81,6 +81,13 @@ def codec_identity(cfg: CodecConfig, adapter) -> tuple[str, dict]:
     return config_hash(ident), ident
 
 
+def provenance_record() -> dict:
+    """What the rows of this process were computed with; stored once per sweep folder and record
+    (`RowStore.write_provenance`), referenced by id from every row."""
+    return {"git_revision": git_revision(), "bench_version": __version__,
+            "packages": json.dumps(package_versions(), sort_keys=True), **host()}
+
+
 def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore, *, threads: int = 1,
          metric_matrix: str = "bt709", keep_bitstreams: bool = True, metric_names=None,
          metric_device: str = "auto") -> tuple[list[Unit], int]:
@@ -98,8 +105,7 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
     static = {
         "adapter": cfg.adapter, "codec_label": cfg.label or cfg.name, "point_name": adapter.point_name, "codec_hash": chash,
         "codec_params": json.dumps(adapter.params, sort_keys=True, default=str), "encoder": ident["encoder"],
-        "threads": threads, "bench_version": __version__, "git_revision": git_revision(),
-        "packages": json.dumps(package_versions(), sort_keys=True), **host(), **adapter.colour(),
+        "threads": threads, "provenance": store.write_provenance(provenance_record()), **adapter.colour(),
     }
     if ident["files"]:
         static["codec_files"] = json.dumps(ident["files"], sort_keys=True)
