@@ -42,6 +42,10 @@ STATUSES = ("ok", "failed")
 PROVENANCE_COLUMNS = ["git_revision", "bench_version", "packages", "host", "platform", "cpus"]
 COMPACT_ROWS = int(os.environ.get("BENCH_COMPACT_ROWS", "2000"))  # loose row files that trigger compaction
 CLAIM_PREFIX = ".compacting-"
+# the tables derived from the rows (bench.results.tables writes them); here so that knowing their names
+# costs no pandas import
+TABLE_FILES = {"parquet": "results.parquet", "csv": "results.csv", "summary": "summary.csv", "provenance": "provenance.csv",
+               "codecs": "codecs.csv"}
 STALE_CLAIM_S = 600  # a compaction folder this old belongs to a compaction that died: adopt its files
 
 

@@ -26,10 +26,8 @@ from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
 from bench.metrics import METRICS, register_from_rows
 from bench.results import shards
-from bench.results.store import KEY_COLUMNS, PROVENANCE_COLUMNS, RowStore
+from bench.results.store import KEY_COLUMNS, PROVENANCE_COLUMNS, TABLE_FILES, RowStore
 
-TABLE_FILES = {"parquet": "results.parquet", "csv": "results.csv", "summary": "summary.csv", "provenance": "provenance.csv",
-               "codecs": "codecs.csv"}
 # In results.parquet and the frame, not in results.csv: per-unit command lines and decoder metadata (in
 # results.parquet and the rows), and what codecs.csv holds once per codec configuration (codec_hash).
 CSV_DETAIL = ["encode_command", "decode_command", "decode_meta", "point_files"]

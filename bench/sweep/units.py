@@ -22,7 +22,7 @@ from bench import __version__, codecs, metrics
 from bench.codecs import Encoded
 from bench.core.errors import BenchError
 from bench.core.files import config_hash, sha256_file
-from bench.core.provenance import git_revision, host, package_versions
+from bench.core.provenance import environment_digest, git_revision, host, package_versions
 from bench.core.timing import Timing, clock
 from bench.data.datasets import ImageRef
 from bench.data.images import load_rgb
@@ -85,7 +85,7 @@ def provenance_record() -> dict:
     """What the rows of this process were computed with; stored once per sweep folder and record
     (`RowStore.write_provenance`), referenced by id from every row."""
     return {"git_revision": git_revision(), "bench_version": __version__,
-            "packages": json.dumps(package_versions(), sort_keys=True), **host()}
+            "packages": json.dumps(package_versions(), sort_keys=True), **host(), "environment": environment_digest()}
 
 
 def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore, *, threads: int = 1,
@@ -99,7 +99,6 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
     required = metrics.columns(names)
     adapter = make_adapter(cfg, threads)
     points = [adapter.check_point(p) for p in cfg.points]  # every point checked before any unit runs
-    adapter.check()
     chash, ident = codec_identity(cfg, adapter)
     point_files = {p: files_identity(adapter.files(p)) for p in points}
     static = {
@@ -121,6 +120,8 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
             st = {**static, "point_files": json.dumps(point_files[point], sort_keys=True)} if point_files[point] else static
             todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, st,
                              names, metric_device, _remeasurable(store, key), files_key))
+    if todo:  # the codec is checked before any unit runs; a finished sweep needs no encoder (nor its imports)
+        adapter.check()
     return todo, done
 
 
