@@ -60,7 +60,7 @@ WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # pytorch-msssim's (Wang et 
 K1, K2 = 0.01, 0.03
 DATA_RANGE = 255.0
 SIGMA = 1.5
-STRIP_SAMPLES = 1 << 18  # input samples (rows x width x 3) per strip: cache-sized, and the memory bound
+STRIP_SAMPLES = 1 << 17  # input samples (rows x width x 3) per strip: cache-sized, and the memory bound
 
 
 def ms_ssim_win(height: int, width: int) -> int:
@@ -142,71 +142,53 @@ def _strip_rows(w: int, c: int) -> int:
     return max(8, STRIP_SAMPLES // (w * c))
 
 
-def _ref_strip(x, r0: int, r1: int, g):
-    """[mu1, mu1_sq, sigma1_sq] (3C, r1 - r0, Wv) of the reference for output rows [r0, r1)."""
-    import torch
-
-    c, win = x.shape[2], g.numel()
-    s = torch.empty((r1 - r0 + win - 1, x.shape[1], 2 * c), dtype=torch.float32)
-    s[..., :c] = x[r0:r1 + win - 1]
-    torch.mul(s[..., :c], s[..., :c], out=s[..., c:])
-    f = _filter(s, *_windows(g, 2 * c))  # [mu1, filtered x*x]
-    out = torch.empty((3 * c,) + f.shape[1:], dtype=torch.float32)
-    out[:c] = f[:c]
-    torch.mul(f[:c], f[:c], out=out[c:2 * c])  # mu1_sq = mu1.pow(2)
-    torch.sub(f[c:], out[c:2 * c], out=out[2 * c:])  # sigma1_sq (compensation 1.0)
-    return out
-
-
-def _ref_level(x, g):
-    """The reference's maps of one scale, whole (cached across the rate points of a picture)."""
-    import torch
-
-    h, w, c = x.shape
-    win = g.numel()
-    hv, wv = h - win + 1, w - win + 1
-    out = torch.empty((3 * c, hv, wv), dtype=torch.float32)
-    rows = _strip_rows(w, c)
-    for r0 in range(0, hv, rows):
-        r1 = min(hv, r0 + rows)
-        out[:, r0:r1] = _ref_strip(x, r0, r1, g)
-    return out
-
-
-def _scale_sums(x, y, g, last: bool, ref=None) -> tuple[np.ndarray, np.ndarray | None]:
+def _scale_sums(x, y, g, last: bool, ref=None, fill=None) -> tuple[np.ndarray, np.ndarray | None]:
     """Means over one scale of pytorch-msssim's cs map (and, at the last scale, its ssim map), per
-    channel.  x, y (H, W, C) tensors, uint8 or float32; ref: the reference's maps of this scale
-    (`_ref_level`), else computed strip by strip."""
+    channel.  x, y (H, W, C) tensors, uint8 or float32.  ref: the reference's maps of this scale
+    [mu1, mu1^2, sigma1^2] (3C, Hv, Wv) from an earlier call; without them the five maps are filtered
+    together (one 5C-channel strip) and, when `fill` (3C, Hv, Wv) is given, the reference's are kept
+    there for the next call."""
     import torch
 
     h, w, c = x.shape
     win = g.numel()
     hv, wv = h - win + 1, w - win + 1
-    win_h, win_w = _windows(g, 3 * c)
+    k = 3 * c if ref is not None else 5 * c
+    win_h, win_w = _windows(g, k)
     c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
     cs_sum = torch.zeros(c, dtype=torch.float64)
     ss_sum = torch.zeros(c, dtype=torch.float64)
     rows = _strip_rows(w, c)
-    s = torch.empty((min(hv, rows) + win - 1, w, 3 * c), dtype=torch.float32)
-    xs = torch.empty((min(hv, rows) + win - 1, w, c), dtype=torch.float32)
-    t = torch.empty((3 * c, min(hv, rows), wv), dtype=torch.float32)
+    s = torch.empty((min(hv, rows) + win - 1, w, k), dtype=torch.float32)
+    t = torch.empty((4 * c, min(hv, rows), wv), dtype=torch.float32)
     for r0 in range(0, hv, rows):
         r1 = min(hv, r0 + rows)
         n, n_in = r1 - r0, r1 - r0 + win - 1
-        r = ref[:, r0:r1] if ref is not None else _ref_strip(x, r0, r1, g)
-        mu1, mu1_sq, sigma1_sq = r[:c], r[c:2 * c], r[2 * c:]
-        s_, xs_, t_ = s[:n_in], xs[:n_in], t[:, :n]
-        s_[..., :c] = y[r0:r0 + n_in]
-        xs_.copy_(x[r0:r0 + n_in])
-        torch.mul(s_[..., :c], s_[..., :c], out=s_[..., c:2 * c])  # Y * Y
-        torch.mul(xs_, s_[..., :c], out=s_[..., 2 * c:])  # X * Y
-        f = _filter(s_, win_h, win_w)  # [mu2, filtered y*y, filtered x*y]
-        mu2 = f[:c]
+        s_, t_ = s[:n_in], t[:, :n]
+        if ref is not None:  # strip channels: Y, Y*Y, X*Y
+            s_[..., :c] = y[r0:r0 + n_in]
+            xs = x[r0:r0 + n_in]  # float32: the kept reference
+            torch.mul(s_[..., :c], s_[..., :c], out=s_[..., c:2 * c])
+            torch.mul(xs, s_[..., :c], out=s_[..., 2 * c:])
+            f = _filter(s_, win_h, win_w)  # [mu2, filtered y*y, filtered x*y]
+            mu2, g_yy, g_xy = f[:c], f[c:2 * c], f[2 * c:]
+            mu1, mu1_sq, sigma1_sq = ref[:c, r0:r1], ref[c:2 * c, r0:r1], ref[2 * c:, r0:r1]
+        else:  # strip channels: X, Y, X*X, Y*Y, X*Y
+            s_[..., :c] = x[r0:r0 + n_in]
+            s_[..., c:2 * c] = y[r0:r0 + n_in]
+            torch.mul(s_[..., :2 * c], s_[..., :2 * c], out=s_[..., 2 * c:4 * c])
+            torch.mul(s_[..., :c], s_[..., c:2 * c], out=s_[..., 4 * c:])
+            f = _filter(s_, win_h, win_w)  # [mu1, mu2, filtered x*x, y*y, x*y]
+            mu1, mu2, g_yy, g_xy = f[:c], f[c:2 * c], f[3 * c:4 * c], f[4 * c:]
+            mu1_sq = torch.mul(mu1, mu1, out=t_[3 * c:])  # mu1.pow(2)
+            sigma1_sq = f[2 * c:3 * c].sub_(mu1_sq)  # compensation 1.0
+            if fill is not None:
+                fill[:c, r0:r1], fill[c:2 * c, r0:r1], fill[2 * c:, r0:r1] = mu1, mu1_sq, sigma1_sq
         mu2_sq, mu1_mu2 = torch.mul(mu2, mu2, out=t_[:c]), torch.mul(mu1, mu2, out=t_[c:2 * c])
-        sigma2_sq = f[c:2 * c].sub_(mu2_sq)
-        sigma12 = f[2 * c:].sub_(mu1_mu2)
+        sigma2_sq = g_yy.sub_(mu2_sq)
+        sigma12 = g_xy.sub_(mu1_mu2)
         # cs_map = (2 * sigma12 + C2) / (sigma1_sq + sigma2_sq + C2), the same roundings, in place
-        den = torch.add(sigma1_sq, sigma2_sq, out=t_[2 * c:]).add_(c2)
+        den = torch.add(sigma1_sq, sigma2_sq, out=t_[2 * c:3 * c]).add_(c2)
         cs_map = sigma12.mul_(2).add_(c2).div_(den)
         cs_sum += cs_map.sum(dim=(1, 2), dtype=torch.float64)
         if last:
@@ -218,40 +200,42 @@ def _scale_sums(x, y, g, last: bool, ref=None) -> tuple[np.ndarray, np.ndarray |
 
 
 class _Reference:
-    """The reference picture's pyramid and per-scale maps, kept for the next call with the same
-    picture: a sweep worker measures every rate point of one image in a row, and the reference half
-    is 40 % of the filtering.  Kept only when small (CACHE_BYTES): a large picture is measured strip
-    by strip and keeps nothing."""
+    """The reference picture's pyramid and, once a first call has filtered them, its per-scale maps
+    [mu1, mu1^2, sigma1^2], kept for the next call with the same picture: a sweep worker measures
+    every rate point of one image in a row, and the next call then filters three maps instead of
+    five.  Kept only when small (CACHE_BYTES): a large picture is measured strip by strip and keeps
+    nothing but its pyramid."""
 
-    def __init__(self, ref, g, keep: bool):
+    def __init__(self, ref, keep: bool):
         import torch
 
         with warnings.catch_warnings():  # read-only pictures (the loader's cache): only read here
             warnings.simplefilter("ignore", UserWarning)
             x = torch.from_numpy(np.ascontiguousarray(ref))
         self.keep = keep
-        self.levels = []  # (x of the scale, its maps or None)
+        self.xs = []  # the reference at each scale; kept ones as float32 (no cast per call)
         for level in range(len(WEIGHTS)):
-            self.levels.append((x, _ref_level(x, g) if keep else None))
+            self.xs.append(x.to(torch.float32) if keep else x)
             if level < len(WEIGHTS) - 1:
                 x = _pool(x)
+        self.maps: list = [None] * len(WEIGHTS)
 
 
 CACHE_BYTES = 128 << 20
 _CACHE: dict = {}
 
 
-def _reference(ref: np.ndarray, g) -> _Reference:
+def _reference(ref: np.ndarray, win: int) -> _Reference:
     import hashlib
 
     h, w = ref.shape[:2]
-    keep = 9 * 4 * h * w * 4 / 3 <= CACHE_BYTES  # 3C float32 maps over the pyramid
+    keep = (9 + 3) * 4 * h * w * 4 / 3 <= CACHE_BYTES  # 3C float32 maps and x itself over the pyramid
     if not keep:
-        return _Reference(ref, g, keep=False)
-    key = (ref.shape, g.numel(), hashlib.sha1(np.ascontiguousarray(ref).data).hexdigest())
+        return _Reference(ref, keep=False)
+    key = (ref.shape, win, hashlib.sha1(np.ascontiguousarray(ref).data).hexdigest())
     if _CACHE.get("key") != key:
         _CACHE.clear()  # one picture at a time
-        _CACHE.update(key=key, value=_Reference(ref, g, keep=True))
+        _CACHE.update(key=key, value=_Reference(ref, keep=True))
     return _CACHE["value"]
 
 
@@ -260,15 +244,21 @@ def _ms_ssim_cpu(ref: np.ndarray, dec: np.ndarray, win: int, reuse_ref: bool = T
     import torch
 
     g = _window(win)
-    reference = _reference(ref, g) if reuse_ref else _Reference(ref, g, keep=False)
+    reference = _reference(ref, win) if reuse_ref else _Reference(ref, keep=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         y = torch.from_numpy(np.ascontiguousarray(dec))
     values = []
     with torch.no_grad():
-        for level, (x, maps) in enumerate(reference.levels):
-            last = level == len(reference.levels) - 1
-            cs, ss = _scale_sums(x, y, g, last, maps)
+        for level, x in enumerate(reference.xs):
+            last = level == len(reference.xs) - 1
+            maps, fill = reference.maps[level], None
+            if maps is None and reference.keep:
+                h, w, c = x.shape
+                fill = torch.empty((3 * c, h - win + 1, w - win + 1), dtype=torch.float32)
+            cs, ss = _scale_sums(x, y, g, last, maps, fill)
+            if fill is not None:  # complete: the next call with this picture uses it
+                reference.maps[level] = fill
             if not last:
                 values.append(np.maximum(cs, 0.0))
                 y = _pool(y)

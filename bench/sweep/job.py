@@ -51,10 +51,12 @@ def run_job(cfg: DictConfig, log=print) -> JobResult:
     codec = codec_config(cfg)
     images = datasets.resolve(cfg.dataset)
     store = RowStore(Path(str(cfg.out_dir)))
-    workers = auto_workers(cfg.workers, cfg.threads)
+    names = metric_names(cfg)
     units, resumed = plan(str(cfg.dataset.name), images, codec, store, threads=int(cfg.threads),
                           metric_matrix=str(cfg.metric_matrix), keep_bitstreams=bool(cfg.keep_bitstreams),
-                          metric_names=metric_names(cfg), metric_device=str(cfg.get("metric_device", "auto")))
+                          metric_names=names, metric_device=str(cfg.get("metric_device", "auto")))
+    todo_images = list(dict.fromkeys(u.image.path for u in units))
+    workers = auto_workers(cfg.workers, cfg.threads, adapter=codec.adapter, metrics=names, pictures=todo_images, log=log)
     n_workers = min(workers, max(1, len(units)))
     remeasure = sum(u.remeasure for u in units)
     log(f"[bench] {codec.name} on {cfg.dataset.name}: {len(images)} images x {len(codec.points)} points; "
