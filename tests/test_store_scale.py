@@ -183,3 +183,20 @@ def test_sweep_rows_in_shards_resume_and_take_added_metrics(tmp_path):
     df = frame(RowStore(tmp_path / "results" / "t"))
     assert df.ms_ssim_rgb.notna().all() and df.metrics_added.notna().all() and len(df) == 4
     assert run(compose([*base, "metrics=[psnr,ms_ssim]"]))["rows"] == 0
+
+
+def test_a_read_while_another_process_compacts_sees_every_row(tmp_path, monkeypatch):
+    store = RowStore(tmp_path)
+    for k in "abc":
+        store.write(row(k))
+    real = RowStore._load
+    fired = []
+
+    def load(p):
+        if not fired:  # another process folds the files into a shard while this one reads them
+            fired.append(1)
+            RowStore(tmp_path).compact(min_rows=1)
+        return real(p)
+
+    monkeypatch.setattr(RowStore, "_load", staticmethod(load))
+    assert sorted(frame(RowStore(tmp_path)).key) == ["a", "b", "c"] and fired

@@ -117,7 +117,7 @@ def measure(picture: Path, codec: str, overrides: list[str], metrics: list[str])
     return json.loads(line[7:])
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="12000x8000", help="WIDTHxHEIGHT of the generated picture")
     ap.add_argument("--picture", type=Path, help="your own picture instead of the generated one")
@@ -141,6 +141,7 @@ def main(argv=None) -> None:
         w, h = im.size
     pixels = w * h
     print(f"{w}x{h} = {pixels / 1e6:.1f} MP; metrics {', '.join(args.metrics)}; one unit per fresh process", flush=True)
+    out = {"size": f"{w}x{h}", "pixels": pixels, "bytes_per_pixel": {}}
     for codec in args.codecs:
         over = [f"codec.params.preset={args.x265_preset}"] if codec.startswith("x265") else []
         over += ["codec.points=[" + ("32" if codec.startswith(("x265", "vvenc")) else "75") + "]"]
@@ -150,12 +151,14 @@ def main(argv=None) -> None:
             continue
         peak, base, child = r["peak_kb"] * 1024, r["baseline_kb"] * 1024, r["child_kb"] * 1024
         est = estimate(codec_adapter(codec), args.metrics, pixels)
+        out["bytes_per_pixel"][codec] = peak / pixels
         print(f"{codec}: peak RSS {peak / 1e9:.2f} GB = {peak / pixels:.1f} bytes/pixel (target <= {TARGET_BYTES_PER_PIXEL}); "
               f"imports alone {base / 1e9:.2f} GB; above them {(peak - base) / pixels:.1f} bytes/pixel; "
               f"largest child process {child / 1e9:.2f} GB ({child / pixels:.1f} bytes/pixel); unit {r['wall_s']:.0f} s "
               f"(metrics {r['metrics_s']:.1f} s); workers=auto estimate {est / 1e9:.2f} GB per worker", flush=True)
     budget = worker_budget()
     print(f"memory available now: {budget / 1e9:.1f} GB (MemAvailable, capped by the cgroup limit)")
+    return out
 
 
 def codec_adapter(codec: str) -> str:

@@ -94,7 +94,7 @@ def build(sweep: Path, rows: int, jobs: int, loose: int) -> None:
         store.write(r)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--jobs", type=int, default=100)
@@ -128,7 +128,8 @@ def main(argv=None) -> None:
         print(f"compact {args.loose} row files into one shard: {time.perf_counter() - t:.2f} s", flush=True)
         on_disk = sum(p.stat().st_size for p in (sweep / "rows").rglob("*") if p.is_file())
         print(f"rows on disk: {on_disk / 1e6:.0f} MB, {on_disk / total:.0f} bytes per row "
-              f"(row files held ~2,600 bytes per row, provenance repeated in each){'' if shard else ''}")
+              f"(row files held ~2,600 bytes per row, provenance repeated in each)")
+        return {"rows": total, "load_s": load, "rebuild_s": rebuild}
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

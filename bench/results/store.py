@@ -95,6 +95,7 @@ class RowStore:
         self._index: dict[str, tuple[Path, int]] | None = None  # key -> (shard, row) of the newest shard row
         self._shard_cache: tuple[Path, Any] | None = None  # one shard's table, for reads by key
         self._status: dict[tuple, dict] = {}  # required columns -> {key: done?} over the shards
+        self._claims: list[Path] | None = None
 
     def require(self) -> "RowStore":
         """This store, or one BenchError line when the folder holds no sweep (for the command tools)."""
@@ -107,11 +108,14 @@ class RowStore:
 
     # ----------------------------------------------------------------------------- loose row files
 
-    def _claim_dirs(self) -> list[Path]:
-        if not self.rows_dir.is_dir():
-            return []
-        return sorted(self.rows_dir / e.name for e in os.scandir(self.rows_dir)
-                      if e.name.startswith(CLAIM_PREFIX) and e.is_dir())
+    def _claim_dirs(self, fresh: bool = False) -> list[Path]:
+        """Folders of compactions in progress (or dead).  Listed once per store object (a lookup per key
+        must not scan a folder of thousands of files); a compaction that starts later only makes a row
+        look absent to this object, and it is computed again, never lost."""
+        if self._claims is None or fresh:
+            self._claims = [] if not self.rows_dir.is_dir() else sorted(
+                self.rows_dir / e.name for e in os.scandir(self.rows_dir) if e.name.startswith(CLAIM_PREFIX) and e.is_dir())
+        return self._claims
 
     def loose_files(self) -> list[Path]:
         """Row files not yet in a shard: rows/*.json, then those claimed by a compaction in progress
@@ -120,8 +124,11 @@ class RowStore:
         if self.rows_dir.is_dir():
             out = sorted(self.rows_dir / e.name for e in os.scandir(self.rows_dir)
                          if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file())
-        for d in self._claim_dirs():
-            out += sorted(d / e.name for e in os.scandir(d) if e.name.endswith(".json"))
+        for d in self._claim_dirs(fresh=True):
+            try:
+                out += sorted(d / e.name for e in os.scandir(d) if e.name.endswith(".json"))
+            except FileNotFoundError:  # that compaction just finished: its rows are in its shard
+                continue
         return out
 
     @staticmethod
@@ -231,13 +238,32 @@ class RowStore:
 
     def loose_rows(self) -> list[dict]:
         """The trustworthy rows of the loose files, one per key."""
-        out: dict[str, dict] = {}
-        for p in self.loose_files():
-            if p.stem not in out:
+        return self.snapshot()[0]
+
+    def snapshot(self, attempts: int = 20) -> tuple[list[dict], list[Path]]:
+        """(rows of the loose files, one per key; the shard files) as one consistent view: when a file
+        vanishes while it is read (a compaction claimed it) or a shard appears, everything is listed
+        again, so a row moving from a file into a shard is seen in one place or the other."""
+        for _ in range(attempts):
+            before = self.shard_files()
+            out: dict[str, dict] = {}
+            vanished = False
+            for p in self.loose_files():
+                if p.stem in out:
+                    continue
+                if not p.is_file():
+                    vanished = True
+                    continue
                 row, _ = self._load(p)
                 if row is not None:
                     out[p.stem] = row
-        return list(out.values())
+                elif not p.exists():
+                    vanished = True
+            after = self.shard_files()
+            if not vanished and after == before:
+                break
+            time.sleep(0.1)
+        return list(out.values()), after
 
     def invalid(self) -> list[tuple[str, str]]:
         """(file name, reason) of every row file that is not a trustworthy row."""
@@ -262,7 +288,7 @@ class RowStore:
             return None
         loose = [self.rows_dir / e.name for e in os.scandir(self.rows_dir)
                  if e.name.endswith(".json") and not e.name.startswith(".")]
-        stale = [d for d in self._claim_dirs() if time.time() - d.stat().st_mtime > STALE_CLAIM_S]
+        stale = [d for d in self._claim_dirs(fresh=True) if time.time() - d.stat().st_mtime > STALE_CLAIM_S]
         if len(loose) < max(1, min_rows) and not stale:
             return None
         claim = self.rows_dir / f"{CLAIM_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
@@ -286,7 +312,7 @@ class RowStore:
         for p in claim.glob("*.json"):
             p.unlink()
         _rmdir_quiet(claim)
-        self._index, self._shard_cache, self._status = None, None, {}
+        self._index, self._shard_cache, self._status, self._claims = None, None, {}, None
         return shard
 
     def fingerprint(self) -> str:

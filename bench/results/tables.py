@@ -125,8 +125,8 @@ def _join_provenance(table, records: dict[str, dict]):
 
 def current_table(store: RowStore, superseded: bool = False):
     """(Arrow table of the current rows with provenance joined, its JSON-text columns)."""
-    tables = [shards.read_shard(p) for p in reversed(store.shard_files())]  # newest shard first
-    loose = store.loose_rows()
+    loose, shard_files = store.snapshot()
+    tables = [shards.read_shard(p) for p in reversed(shard_files)]  # newest shard first
     if loose:
         tables.insert(0, shards.table_of(loose))  # loose files are newer than any shard
     table, json_cols = shards.concat(tables)
