@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     section("memory of one unit")
     m = memory.main(["--size", "4000x3000"] if args.quick else [])
     rows += [(f"peak RSS, {k} unit with PSNR + MS-SSIM, {m['size']}", "<= 40 B/px", f"{v:.1f} B/px ({v * m['pixels'] / 1e9:.2f} GB)",
-              v <= 40) for k, v in m["bytes_per_pixel"].items()]
+              v <= 40 if not args.quick else "n/a (the target is set for 12000x8000)") for k, v in m["bytes_per_pixel"].items()]
     section("tables at scale")
     t = tables.main(["--rows", "200000", "--jobs", "20"] if args.quick else [])
     rows += [(f"load the frame of {t['rows']:,} rows", "< 5 s", f"{t['load_s']:.2f} s", t["load_s"] < 5),
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     print(f"\n== summary ({time.perf_counter() - t0:.0f} s; load average now {_load()})")
     print(f"{'figure':<{width}}  {'target':<10}  {'measured':<28}  met")
     for name, target, value, ok in rows:
-        print(f"{name:<{width}}  {target:<10}  {value:<28}  {'yes' if ok else 'NO'}")
+        print(f"{name:<{width}}  {target:<10}  {value:<28}  {ok if isinstance(ok, str) else 'yes' if ok else 'NO'}")
     return 0
 
 

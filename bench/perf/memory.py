@@ -7,7 +7,7 @@ targets; asserts nothing.
 The picture: generated once (a bundled photo scaled up, with fine noise so that codecs have texture to
 code) into the user cache (`$BENCH_CACHE/perf/`), never into the checkout; `--picture` takes your own.
 Each unit runs alone in a fresh process, exactly as a sweep worker runs it (`run_unit`: load, encode,
-decode from the file, metrics, row), and reports the process's peak RSS (`ru_maxrss`) and, apart, the
+decode from the file, metrics, row), and reports the process's peak RSS (VmHWM) and, apart, the
 peak RSS of its largest child (the encoder or decoder process of the ffmpeg codecs: VmHWM read every
 20 ms while it runs).  Target: at most
 40 bytes per pixel for the unit's process (12000x8000: ~3.8 GB).  The x265 preset changes only the
@@ -31,6 +31,11 @@ TARGET_BYTES_PER_PIXEL = 40
 _CHILD = r"""
 import json, os, resource, sys, threading, time
 from pathlib import Path
+def hwm():  # this process's own peak RSS in KB: VmHWM is per address space, ru_maxrss keeps the parent's from fork
+    try:
+        return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1])
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 CHILD_PEAK = [0]
 def _watch():  # the encoder/decoder processes' own peak (VmHWM): ru_maxrss of children counts the parent's pages at fork
     me = os.getpid()
@@ -46,9 +51,7 @@ def _watch():  # the encoder/decoder processes' own peak (VmHWM): ru_maxrss of c
         except OSError:
             pass
         time.sleep(0.02)
-threading.Thread(target=_watch, daemon=True).start()
 from omegaconf import OmegaConf
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from bench.sweep.job import codec_config, metric_names
 from bench.sweep.units import plan, run_unit
 from bench.results.store import RowStore
@@ -59,15 +62,16 @@ args = json.loads(sys.argv[1])
 cfg = OmegaConf.create(args["cfg"])
 import torch  # the MS-SSIM worker's import, counted in the baseline as in a sweep worker
 torch.set_num_threads(1)
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+baseline = hwm()
 image = ImageRef(Path(args["picture"]).stem, args["picture"], sha256_file(args["picture"]))
 store = RowStore(args["out"])
 units, _ = plan("perf", [image], codec_config(cfg), store, threads=1, metric_names=metric_names(cfg), metric_device="cpu",
                 keep_bitstreams=False)
+threading.Thread(target=_watch, daemon=True).start()  # after planning: its git processes are not the unit's
 t = time.perf_counter()
 row = run_unit(units[0])
 wall = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm()
 child = CHILD_PEAK[0]
 print("RESULT " + json.dumps({"status": row["status"], "error": row.get("error", ""), "peak_kb": peak, "baseline_kb": baseline,
                               "child_kb": child, "wall_s": wall, "bpp": row.get("bpp"), "psnr_rgb": row.get("psnr_rgb"),
