@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -233,24 +234,33 @@ def write_tables(store: RowStore, df: pd.DataFrame | None = None) -> dict[str, P
             return {}
         (table, json_cols), means_of = _arrow_of_frame(df), df
     paths = {k: store.dir / v for k, v in TABLE_FILES.items()}
+    records = store.provenance()
     table = table.replace_schema_metadata({shards.JSON_META: json.dumps(json_cols).encode(),
-                                           _PROVENANCE_META: json.dumps(store.provenance(), sort_keys=True).encode()})
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    atomic_write_bytes(paths["parquet"], buf.getvalue())
+                                           _PROVENANCE_META: json.dumps(records, sort_keys=True).encode()})
     has_id = "provenance" in table.column_names
     codec_cols = [c for c in CODEC_COLUMNS if c in table.column_names]
     per_codec = "codec_hash" in codec_cols
     drop = [c for c in PROVENANCE_COLUMNS if has_id and c in table.column_names]
     drop += [c for c in CSV_DETAIL if c in table.column_names]
     drop += [c for c in codec_cols if per_codec and c not in ("codec_hash", "codec")]
-    atomic_write_bytes(paths["csv"], _csv_bytes(_csv_safe(table.drop_columns(drop))))
-    records = store.provenance()
+
+    def parquet_bytes() -> bytes:
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        return buf.getvalue()
+
+    # Arrow's writers release the GIL: the two large files are encoded and written side by side
+    with ThreadPoolExecutor(2) as pool:
+        jobs = [pool.submit(lambda: atomic_write_bytes(paths["parquet"], parquet_bytes())),
+                pool.submit(lambda: atomic_write_bytes(paths["csv"], _csv_bytes(_csv_safe(table.drop_columns(drop)))))]
+        for job in jobs:
+            job.result()
     prov = pa.table({"provenance": list(records), **{c: [None if r.get(c) is None else str(r.get(c)) for r in records.values()]
                                                      for c in PROVENANCE_COLUMNS}})
     atomic_write_bytes(paths["provenance"], _csv_bytes(prov))
     if per_codec:
-        codecs = _csv_safe(table.select(codec_cols)).to_pandas().drop_duplicates().sort_values(["codec", "codec_hash"])
+        first = pd.Series(table.column("codec_hash").to_numpy(zero_copy_only=False)).drop_duplicates().index.to_numpy()
+        codecs = _csv_safe(table.select(codec_cols).take(pa.array(first))).to_pandas().sort_values(["codec", "codec_hash"])
         atomic_write_bytes(paths["codecs"], codecs.to_csv(index=False).encode())
     else:
         paths.pop("codecs")
