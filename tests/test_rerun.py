@@ -15,7 +15,7 @@ from tests.helpers import ROOT, bench_cli, compose, write_photos
 
 
 def overrides(tmp_path, photos, extra=()):
-    return [f"dataset=folder", f"dataset.root={photos}", "dataset.glob=*.png", "codec=jpeg", "codec.points=[40,80]",
+    return ["dataset=folder", f"dataset.root={photos}", "dataset.glob=*.png", "codec=jpeg", "codec.points=[40,80]",
             f"results_root={tmp_path / 'results'}", "sweep=t", "workers=1", *extra]
 
 

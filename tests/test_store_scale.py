@@ -8,7 +8,6 @@ import os
 import time
 
 import pandas as pd
-import pytest
 
 from bench.results import shards
 from bench.results.store import RowStore
@@ -172,7 +171,7 @@ def test_sweep_rows_in_shards_resume_and_take_added_metrics(tmp_path):
     from tests.helpers import compose, write_photos
 
     photos = write_photos(tmp_path / "img")
-    base = [f"dataset=folder", f"dataset.root={photos}", "dataset.glob=*.png", "codec=jpeg", "codec.points=[30,70]",
+    base = ["dataset=folder", f"dataset.root={photos}", "dataset.glob=*.png", "codec=jpeg", "codec.points=[30,70]",
             f"results_root={tmp_path / 'results'}", "sweep=t", "workers=1", "plot=false"]
     assert run(compose([*base, "metrics=[psnr]"]))["rows"] == 4
     store = RowStore(tmp_path / "results" / "t")

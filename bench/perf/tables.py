@@ -124,7 +124,7 @@ def main(argv=None) -> dict:
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.0f} MB" for p in paths.values())
         print(f"rebuild the tables (tables.write_tables): {rebuild:.2f} s ({sizes}) (target < 10 s)", flush=True)
         t = time.perf_counter()
-        shard = RowStore(sweep).compact(min_rows=1)
+        RowStore(sweep).compact(min_rows=1)
         print(f"compact {args.loose} row files into one shard: {time.perf_counter() - t:.2f} s", flush=True)
         on_disk = sum(p.stat().st_size for p in (sweep / "rows").rglob("*") if p.is_file())
         print(f"rows on disk: {on_disk / 1e6:.0f} MB, {on_disk / total:.0f} bytes per row "

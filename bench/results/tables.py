@@ -1,5 +1,5 @@
 """Tables derived from the rows: the frame of current rows, the dataset means, and the files
-`results.parquet`, `results.csv`, `provenance.csv` and `summary.csv` of a sweep folder.
+`results.parquet`, `results.csv`, `codecs.csv`, `provenance.csv` and `summary.csv` of a sweep folder.
 
 Superseded rows: when a codec's configuration changes (new parameters, weights or encoder version: a
 new codec_hash), its older rows stay on disk as a cache, but per (dataset, image, codec, point) only
@@ -80,7 +80,6 @@ def _sort_and_supersede(table, superseded: bool):
 
     if table.num_rows == 0:
         return table
-    idx = np.arange(table.num_rows)
     have = [c for c in KEY_COLUMNS if c in table.column_names]
     if not superseded and "timestamp" in table.column_names and len(have) == len(KEY_COLUMNS):
         keys = table.select(KEY_COLUMNS).to_pandas()
