@@ -3,6 +3,7 @@ empty folder outside the checkout, offline."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -90,7 +91,8 @@ def test_installed_wheel_runs_a_sweep_from_an_empty_folder(wheel, tmp_path):
     assert (work / "results" / "one" / "results.csv").is_file() and (work / "results" / "one" / "report.md").is_file()
     rows = list((work / "results" / "one" / "rows").glob("*.json"))
     assert len(rows) == 1 and '"status": "ok"' in rows[0].read_text()
-    assert "(installed)" in rows[0].read_text()  # code version of an installed wheel, not a git commit
+    record = json.loads((work / "results" / "one" / "provenance" / f"{json.loads(rows[0].read_text())['provenance']}.json").read_text())
+    assert "(installed)" in record["git_revision"]  # code version of an installed wheel, not a git commit
     # the packaged learned demo codec and the listing work from the wheel too
     ls = subprocess.run([str(bench), "ls", "codecs"], cwd=work, capture_output=True, text=True, env=env, timeout=300)
     assert ls.returncode == 0 and "demo_hyperprior" in ls.stdout and "identity" in ls.stdout

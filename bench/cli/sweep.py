@@ -13,6 +13,8 @@ After the jobs, `ReportCallback` writes the report of every sweep folder the job
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -25,37 +27,47 @@ from bench.cli.common import user_errors
 from bench.core.assets import conf_dir
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes, require_writable
-from bench.core.provenance import git_revision, host, package_versions, pip_freeze
-from bench.report.figures import rd_plot
-from bench.report.report import write_report
+from bench.core.provenance import pip_freeze
 from bench.results.store import RowStore
-from bench.results.tables import frame, write_tables
-from bench.sweep.job import run_job
 
 FAILED_UNITS: list[str] = []  # over every job of this process: a sweep with failed units exits 1
 UNITS_RUN: list[int] = [0]  # units run by every job of this process (to say "every unit failed")
+# Set while a ReportCallback is active (a multirun or run it watches): the jobs leave the tables, plots
+# and report to it, once after the last job, instead of rebuilding them after every job.  An
+# environment variable so that the jobs of launchers running in other processes see it too.
+DEFER_ENV = "BENCH_DERIVED_AT_END"
 
 
-def _write_run_record(run_dir: Path) -> None:
-    """Beside Hydra's .hydra/config.yaml: code version, packages and host of this job."""
-    record = {"git_revision": git_revision(), "packages": package_versions(), **host()}
-    atomic_write_bytes(run_dir / "provenance.json", json.dumps(record, indent=1).encode())
-    atomic_write_bytes(run_dir / "pip-freeze.txt", pip_freeze().encode())
+def _write_run_record(run_dir: Path, store: RowStore) -> None:
+    """Beside Hydra's .hydra/config.yaml: code version, packages and host of this job (provenance.json,
+    with the id of the sweep's provenance record) and `pip freeze`.  pip freeze (about a second) runs
+    once per environment: its output is kept beside the sweep's provenance record, whose id changes
+    with any installed distribution (`environment_digest`), and copied from there."""
+    from bench.sweep.units import provenance_record
+
+    record = provenance_record()
+    pid = store.write_provenance(record)
+    full = {**record, "packages": json.loads(record["packages"]), "provenance": pid}
+    atomic_write_bytes(run_dir / "provenance.json", json.dumps(full, indent=1).encode())
+    freeze = store.dir / "provenance" / f"{pid}.pip-freeze.txt"
+    if not freeze.is_file():
+        atomic_write_bytes(freeze, pip_freeze().encode())
+    shutil.copyfile(freeze, run_dir / "pip-freeze.txt")
 
 
 def run(cfg: DictConfig) -> dict:
-    """One job: its units, then the sweep folder's tables and RD plots.  Library and test entry."""
+    """One job: its units, then (unless a ReportCallback rebuilds them once at the end) the sweep
+    folder's tables and RD plots, when the rows changed.  Library and test entry."""
+    store = RowStore(Path(str(cfg.out_dir)))
     try:
-        _write_run_record(Path(HydraConfig.get().runtime.output_dir))
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
     except ValueError:  # called outside Hydra (tests, library use)
-        pass
+        run_dir = None
+    if run_dir is not None:
+        _write_run_record(run_dir, store)
+    from bench.sweep.job import run_job
+
     res = run_job(cfg, log=lambda m: print(m, flush=True))
-    paths = write_tables(res.store)
-    plots = []
-    if cfg.plot and paths:
-        df = frame(res.store)
-        for metric in cfg.plot_metrics:
-            plots += rd_plot(df, metric, res.store.dir / f"rd_{metric}")
     for line in res.failed[:20]:
         print(f"[bench] failed: {line}", file=sys.stderr)
     if len(res.failed) > 20:
@@ -68,11 +80,24 @@ def run(cfg: DictConfig) -> dict:
         print(f"[bench] {len(invalid)} file(s) in {res.store.rows_dir} are not trustworthy rows and are left out of the "
               f"tables ({shown})", file=sys.stderr)
     print(f"[bench] {res.codec}: {len(res.rows) - len(res.failed)} ok, {len(res.failed)} failed in {res.wall_s:.1f} s", flush=True)
+    if os.environ.get(DEFER_ENV) != "1" and store.rows_dir.is_dir():
+        from bench.report.derived import rebuild
+
+        done = rebuild(store.dir, plot_metrics=list(cfg.plot_metrics) if cfg.plot else [], log=print)
+        _say(done)
+    return {"rows": len(res.rows), "failed": len(res.failed), "wall_s": res.wall_s}
+
+
+def _say(done) -> None:
+    paths = done.tables
     if paths:
         print(f"[bench] table: {paths['parquet']} and {paths['csv']}; means: {paths['summary']}")
-    if plots:
-        print(f"[bench] RD plots: {', '.join(str(p) for p in plots if p.suffix == '.png')}")
-    return {"rows": len(res.rows), "failed": len(res.failed), "wall_s": res.wall_s}
+    if done.plots:
+        print(f"[bench] RD plots: {', '.join(str(p) for p in done.plots if p.suffix == '.png')}")
+    if done.report:
+        print(f"[bench] report: {done.report} and {done.report.with_suffix('.html')}", flush=True)
+    if done.up_to_date:
+        print(f"[bench] {', '.join(done.up_to_date)} up to date (rows and options unchanged)", flush=True)
 
 
 class PreflightCallback:
@@ -126,6 +151,7 @@ class ReportCallback:
             self.dirs.append(d)
 
     def _write(self, config) -> None:
+        os.environ.pop(DEFER_ENV, None)
         dirs = self.dirs
         if not dirs:  # remote launchers run on_job_end elsewhere: fall back to the primary config's folder
             try:
@@ -137,16 +163,14 @@ class ReportCallback:
             if not (d / "rows").is_dir():
                 continue
             try:
-                # the tables once more after every job of the multirun: jobs run by a launcher in
-                # parallel each rebuilt them from the rows they could see
-                store = RowStore(d)
-                df = frame(store)
-                write_tables(store, df)
-                for metric in plot_metrics:
-                    rd_plot(df, str(metric), d / f"rd_{metric}")
-                extra = {} if self.panels else {"panels": None}
-                md = write_report(d, self.anchor, self.published, n_boot=self.n_boot, metrics=self.metrics, **extra)
-                print(f"[bench] report: {md} and {md.with_suffix('.html')}", flush=True)
+                # once after every job of the multirun (jobs run by a launcher in parallel see only
+                # some rows), and only what the rows or options changed
+                from bench.report.derived import rebuild
+
+                report = {"anchor": self.anchor, "published": self.published, "n_boot": self.n_boot, "metrics": self.metrics}
+                if not self.panels:
+                    report["panels"] = None
+                _say(rebuild(d, plot_metrics=plot_metrics, report=report, log=print))
             except BenchError as exc:  # e.g. no ok rows: said in one line
                 print(f"[bench] report not written: {exc}", file=sys.stderr)
             except Exception as exc:  # noqa: BLE001 - the sweep's rows stand without the report
@@ -158,9 +182,13 @@ class ReportCallback:
     def on_run_end(self, config, **kwargs) -> None:
         self._write(config)
 
+    def on_run_start(self, config, **kwargs) -> None:
+        os.environ[DEFER_ENV] = "1"
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        os.environ[DEFER_ENV] = "1"
+
     # the rest of Hydra's callback interface
-    def on_run_start(self, config, **kwargs) -> None: ...
-    def on_multirun_start(self, config, **kwargs) -> None: ...
     def on_job_start(self, config, **kwargs) -> None: ...
 
 

@@ -43,6 +43,18 @@ class ColourSpec:
         return {f"colour_{k}": v for k, v in asdict(self).items()}
 
 
+# Rows of output pictures converted at once: the float64 temporaries of a strip stay a few MB whatever
+# the picture size (a 12000x8000 picture converted whole needed ~100 bytes per pixel).  Each image row
+# is one matrix product either way (numpy multiplies a stack of rows row by row), so the planes are
+# bit-identical to a whole-picture conversion.
+STRIP_ROWS = 64
+
+
+def ycbcr_matrix(name: str) -> np.ndarray:
+    """Rows Y', Cb, Cr of the named matrix, applied to R', G', B' in [0, 1] (Cb, Cr in [-0.5, 0.5])."""
+    return _matrix(name)
+
+
 def _matrix(name: str) -> np.ndarray:
     kr, kb = MATRICES[name]
     kg = 1.0 - kr - kb
@@ -104,41 +116,75 @@ def _up2_axis(c: np.ndarray, axis: int) -> np.ndarray:
 def rgb_to_planes(rgb: np.ndarray, spec: ColourSpec) -> list[np.ndarray]:
     """8-bit RGB (H, W, 3) -> [Y, Cb, Cr] integer planes (uint16), 4:2:0 planes half size.
 
-    The caller pads odd sizes first (`pad_even`) when spec.chroma == "420".
+    The caller pads odd sizes first (`pad_even`) when spec.chroma == "420".  Converted in strips of
+    rows (STRIP_ROWS) so that the float temporaries stay small.
     """
     if spec.matrix == "rgb":
         raise ValueError("matrix 'rgb' codes R, G, B directly; there are no Y'CbCr planes")
+    h, w = rgb.shape[:2]
+    sub = spec.chroma == "420"
+    if sub and (h % 2 or w % 2):
+        raise ValueError("4:2:0 needs even width and height: pad_even() first")
     peak = 2 ** int(spec.bit_depth) - 1
-    ycc = (rgb.astype(np.float64) / 255.0) @ _matrix(spec.matrix).T
+    m = _matrix(spec.matrix).T
     offset, gain = _scale(spec)
-    y = ycc[..., 0] * gain[0] + offset[0]
-    cb, cr = ycc[..., 1], ycc[..., 2]
-    if spec.chroma == "420":
-        if rgb.shape[0] % 2 or rgb.shape[1] % 2:
-            raise ValueError("4:2:0 needs even width and height: pad_even() first")
-        cb, cr = _down2(cb), _down2(cr)
-    cb = cb * gain[1] + offset[1]
-    cr = cr * gain[2] + offset[2]
-    return [_round_clip(p, peak, np.uint16) for p in (y, cb, cr)]
+    ch, cw = (h // 2, w // 2) if sub else (h, w)
+    planes = [np.empty((h, w), np.uint16), np.empty((ch, cw), np.uint16), np.empty((ch, cw), np.uint16)]
+    for r0 in range(0, h, STRIP_ROWS):  # STRIP_ROWS is even: a 4:2:0 strip holds whole chroma rows
+        r1 = min(h, r0 + STRIP_ROWS)
+        ycc = (rgb[r0:r1].astype(np.float64) / 255.0) @ m
+        y = ycc[..., 0] * gain[0] + offset[0]
+        cb, cr = ycc[..., 1], ycc[..., 2]
+        c0, c1 = r0, r1
+        if sub:
+            cb, cr = _down2(cb), _down2(cr)
+            c0, c1 = r0 // 2, r1 // 2
+        cb = cb * gain[1] + offset[1]
+        cr = cr * gain[2] + offset[2]
+        planes[0][r0:r1] = _round_clip(y, peak, np.uint16)
+        planes[1][c0:c1] = _round_clip(cb, peak, np.uint16)
+        planes[2][c0:c1] = _round_clip(cr, peak, np.uint16)
+    return planes
 
 
 def planes_to_rgb(planes: list[np.ndarray], spec: ColourSpec) -> np.ndarray:
-    """[Y, Cb, Cr] integer planes -> 8-bit RGB (H, W, 3), rounded and clipped."""
+    """[Y, Cb, Cr] integer planes -> 8-bit RGB (H, W, 3), rounded and clipped; in strips of rows."""
     offset, gain = _scale(spec)
-    y = (planes[0].astype(np.float64) - offset[0]) / gain[0]
-    cb = (planes[1].astype(np.float64) - offset[1]) / gain[1]
-    cr = (planes[2].astype(np.float64) - offset[2]) / gain[2]
-    if spec.chroma == "420":
-        cb = _up2_axis(_up2_axis(cb, 0), 1)
-        cr = _up2_axis(_up2_axis(cr, 0), 1)
-    ycc = np.stack([y, cb, cr], axis=-1)
-    rgb = ycc @ np.linalg.inv(_matrix(spec.matrix)).T
-    return _round_clip(rgb * 255.0, 255, np.uint8)
+    inv = np.linalg.inv(_matrix(spec.matrix)).T
+    h, w = planes[0].shape
+    sub = spec.chroma == "420"
+    out = np.empty((h, w, 3), np.uint8)
+    for r0 in range(0, h, STRIP_ROWS):
+        r1 = min(h, r0 + STRIP_ROWS)
+        y = (planes[0][r0:r1].astype(np.float64) - offset[0]) / gain[0]
+        if sub:
+            # chroma rows of this strip plus one neighbour each side (the [1, 3]/4 filter reads them);
+            # the edge rows of the block are clamped exactly as a whole-plane up-sampling clamps them
+            c0, c1 = r0 // 2, (r1 + 1) // 2
+            b0, b1 = max(0, c0 - 1), min(planes[1].shape[0], c1 + 1)
+            cb = (planes[1][b0:b1].astype(np.float64) - offset[1]) / gain[1]
+            cr = (planes[2][b0:b1].astype(np.float64) - offset[2]) / gain[2]
+            lo = 2 * (c0 - b0)
+            cb = _up2_axis(_up2_axis(cb, 0)[lo:lo + (r1 - r0)], 1)
+            cr = _up2_axis(_up2_axis(cr, 0)[lo:lo + (r1 - r0)], 1)
+        else:
+            cb = (planes[1][r0:r1].astype(np.float64) - offset[1]) / gain[1]
+            cr = (planes[2][r0:r1].astype(np.float64) - offset[2]) / gain[2]
+        ycc = np.stack([y, cb, cr], axis=-1)
+        out[r0:r1] = _round_clip((ycc @ inv) * 255.0, 255, np.uint8)
+    return out
 
 
-def planes_to_bytes(planes: list[np.ndarray]) -> bytes:
-    """Planar little-endian 16-bit samples (ffmpeg's yuv4xxp10le), whatever the planes' dtype."""
-    return b"".join(np.ascontiguousarray(p.astype("<u2")).tobytes() for p in planes)
+def planes_to_bytes(planes: list[np.ndarray]) -> bytearray:
+    """Planar little-endian 16-bit samples (ffmpeg's yuv4xxp10le), whatever the planes' dtype: one
+    buffer filled in place (joining per-plane copies held the samples three times)."""
+    buf = bytearray(2 * sum(p.size for p in planes))
+    view = np.frombuffer(buf, dtype="<u2")
+    pos = 0
+    for p in planes:
+        view[pos:pos + p.size].reshape(p.shape)[...] = p
+        pos += p.size
+    return buf
 
 
 def bytes_to_planes(buf: bytes, width: int, height: int, spec: ColourSpec) -> list[np.ndarray]:

@@ -104,10 +104,15 @@ def run_job(cfg: DictConfig, log=print) -> JobResult:
     codec = codec_config(cfg)
     images = datasets.resolve(cfg.dataset)
     store = RowStore(Path(str(cfg.out_dir))).writable()
+    names = metric_names(cfg)
     units, resumed = plan(str(cfg.dataset.name), images, codec, store, threads=st.threads, metric_matrix=st.metric_matrix,
-                          keep_bitstreams=st.keep_bitstreams, metric_names=metric_names(cfg), metric_device=st.metric_device,
+                          keep_bitstreams=st.keep_bitstreams, metric_names=names, metric_device=st.metric_device,
                           timeout=st.unit_timeout, save_reconstructions=bool(cfg.get("save_reconstructions", False)))
-    n_workers = min(st.workers, max(1, len(units)))
+    workers = st.workers
+    if cfg.workers in (None, "auto", 0):  # cores // threads, capped by the memory the largest picture needs
+        todo_images = list(dict.fromkeys(u.image.path for u in units))
+        workers = auto_workers(cfg.workers, st.threads, adapter=codec.adapter, metrics=names, pictures=todo_images, log=log)
+    n_workers = min(workers, max(1, len(units)))
     remeasure = sum(u.remeasure for u in units)
     redo = sum(bool(u.redo_note) for u in units)
     log(f"[bench] {codec.name} on {cfg.dataset.name}: {len(images)} images x {len(codec.points)} points; "

@@ -28,7 +28,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import as_completed
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from pebble import ProcessExpired, ProcessPool
 from tqdm import tqdm
@@ -64,10 +64,23 @@ def _worker_init(threads: int, environ: dict | None = None, cwd: str | None = No
         pass
 
 
-def auto_workers(workers: Any, threads: int) -> int:
-    if workers in (None, "auto", 0):
-        return max(1, (os.cpu_count() or 1) // max(1, threads))
-    return max(1, int(workers))
+def auto_workers(workers: Any, threads: int, *, adapter: str | None = None, metrics: Sequence[str] = (),
+                 pictures: Sequence[str] = (), log: Callable[[str], None] | None = None) -> int:
+    """`workers=auto`: cores // threads, and never more than the free memory allows for the largest
+    picture with this codec and these metrics (`bench.sweep.memory` says how it estimates); a number
+    is taken as given."""
+    if workers not in (None, "auto", 0):
+        return max(1, int(workers))
+    from bench.sweep.memory import cores, memory_workers
+
+    by_cores = max(1, cores() // max(1, threads))
+    if adapter is None or not pictures:
+        return by_cores
+    by_memory, per_worker = memory_workers(adapter, metrics, pictures)
+    if by_memory < by_cores and log:
+        log(f"[bench] workers=auto: {by_memory} instead of {by_cores}: about {per_worker / 1e9:.1f} GB per worker for the "
+            f"largest picture, and the free memory allows {by_memory} (bench.sweep.memory)")
+    return min(by_cores, by_memory)
 
 
 def _context():

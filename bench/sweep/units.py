@@ -24,7 +24,7 @@ from bench.codecs import Encoded
 from bench.codecs.base import set_deadline
 from bench.core.errors import BenchError
 from bench.core.files import config_hash, sha256_file
-from bench.core.provenance import git_revision, host, package_versions
+from bench.core.provenance import environment_digest, git_revision, host, package_versions
 from bench.core.timing import Timing, clock
 from bench.data.datasets import ImageRef
 from bench.data.images import load_original, policy_token
@@ -99,6 +99,13 @@ def check_points(adapter, points) -> list:
     return out
 
 
+def provenance_record() -> dict:
+    """What the rows of this process were computed with; stored once per sweep folder and record
+    (`RowStore.write_provenance`), referenced by id from every row."""
+    return {"git_revision": git_revision(), "bench_version": __version__,
+            "packages": json.dumps(package_versions(), sort_keys=True), **host(), "environment": environment_digest()}
+
+
 def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore, *, threads: int = 1,
          metric_matrix: str = "bt709", keep_bitstreams: bool = True, metric_names=None,
          metric_device: str = "auto", timeout: float | None = None,
@@ -114,14 +121,12 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
     metrics.check(names)
     adapter = make_adapter(cfg, threads)
     points = check_points(adapter, cfg.points)  # every point checked before any unit runs
-    adapter.check()
     chash, ident = codec_identity(cfg, adapter)
     point_files = {p: files_identity(adapter.files(p)) for p in points}
     static = {
         "adapter": cfg.adapter, "codec_label": cfg.label or cfg.name, "point_name": adapter.point_name, "codec_hash": chash,
         "codec_params": json.dumps(adapter.params, sort_keys=True, default=str), "encoder": ident["encoder"],
-        "threads": threads, "bench_version": __version__, "git_revision": git_revision(),
-        "packages": json.dumps(package_versions(), sort_keys=True), **host(), **adapter.colour(),
+        "threads": threads, "provenance": store.write_provenance(provenance_record()), **adapter.colour(),
     }
     if ident["files"]:
         static["codec_files"] = json.dumps(ident["files"], sort_keys=True)
@@ -140,6 +145,8 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
             redo = f"the stored row file was not a trustworthy row ({problem}); unit computed again" if problem else ""
             todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, st,
                              names, metric_device, _remeasurable(store, key), files_key, timeout, redo, save_reconstructions))
+    if todo:  # the codec is checked before any unit runs; a finished sweep needs no encoder (nor its imports)
+        adapter.check()
     return todo, done
 
 

@@ -211,11 +211,12 @@ class CompressAIModel(Codec):
         return {"zoo_weights": str(directory / name)} if (directory / name).is_file() else {}
 
     def version(self) -> str:
-        import compressai
-        import torch
+        # the packages' __version__ strings, read without importing torch (seconds): a finished sweep
+        # reruns without it
+        from bench.core.provenance import module_version
 
         arch = self.params["arch"]
-        ident = f"compressai {compressai.__version__} torch {torch.__version__} {arch}"
+        ident = f"compressai {module_version('compressai')} torch {module_version('torch')} {arch}"
         if self.params["weights"] == "zoo":
             ident += f" zoo {self.params['metric']}"
         if self.params["weights"] == "init":

@@ -1,0 +1,125 @@
+"""How many workers the memory allows (`workers=auto`), and how a worker's memory is estimated.
+
+A worker's peak while it measures one unit is, for the codecs and metrics measured here, its imports
+plus a number of bytes per pixel of the picture (bench perf memory measures both, on 12000x8000):
+
+    per worker = BASE_BYTES
+               + largest picture of the dataset (pixels, read from the file headers)
+                 x (the codec's bytes per pixel, its encoder/decoder process included
+                    + the sum of the chosen metrics' bytes per pixel)
+               + the decoded pictures a worker keeps for the next rate points (bench.data.images
+                 caches up to IMAGE_CACHE of them: the largest ones, 3 bytes per pixel each)
+
+    workers = min(cores // threads, floor(MEMORY_SHARE x available / per worker)), at least 1
+
+where `available` is MemAvailable (/proc/meminfo), capped by the cgroup's limit minus its usage when
+the process runs in one.  An adapter or metric not listed gets the conservative UNKNOWN_* figure.  The
+figures are peaks measured with margin, not averages: a worker rarely holds its peak, but two workers
+at their peak at once must still fit.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+MEMORY_SHARE = 0.8  # of the available memory the workers may take together
+BASE_BYTES = 900 << 20  # a worker's imports (numpy, Pillow, torch for MS-SSIM: 0.8 GB measured) and interpreter
+IMAGE_CACHE = 64  # bench.data.images.load_rgb keeps this many decoded pictures per process
+
+# Peak bytes per pixel of the unit's work above the imports, with ~25 % margin over `bench perf memory`
+# (12000x8000, quiet machine): the original and decoded pictures, the codec's buffers, and its encoder
+# or decoder process when there is one (x265's own process dominates the ffmpeg codecs).
+CODEC_BYTES_PER_PIXEL = {
+    "identity": 12, "jpeg": 20, "webp": 24, "avif": 40, "jpeg2000": 40, "jpegxl": 40,
+    "x265": 60, "vvenc": 80, "hm": 80, "vtm": 120, "reference_software": 120,
+    "compressai": 2000,  # learned codecs: activations of the analysis/synthesis transforms at full size
+}
+METRIC_BYTES_PER_PIXEL = {
+    "psnr": 0,  # chunked: constant memory
+    "ms_ssim": 12,  # the two pyramids in float32 (8) and cache-sized strips
+    "vmaf": 30, "flip": 60,
+    "lpips": 1500, "lpips_vgg": 3000, "dists": 3000,  # full-resolution CNN activations
+}
+UNKNOWN_CODEC_BYTES_PER_PIXEL = 2000
+UNKNOWN_METRIC_BYTES_PER_PIXEL = 3000
+
+
+def _adapter_key(adapter: str) -> str:
+    """The registry name of an adapter given by name or by import path (mypkg.codecs:MyCodec -> unknown)."""
+    name = str(adapter).rsplit(":", 1)[-1].split(".")[-1].lower()
+    return name if name in CODEC_BYTES_PER_PIXEL else str(adapter)
+
+
+def bytes_per_pixel(adapter: str, metrics: Iterable[str]) -> int:
+    codec = CODEC_BYTES_PER_PIXEL.get(_adapter_key(adapter), UNKNOWN_CODEC_BYTES_PER_PIXEL)
+    return codec + sum(METRIC_BYTES_PER_PIXEL.get(str(m), UNKNOWN_METRIC_BYTES_PER_PIXEL) for m in metrics)
+
+
+def estimate(adapter: str, metrics: Iterable[str], pixels: int, cached_pixels: int = 0) -> int:
+    """Peak bytes of one worker measuring pictures of up to `pixels`, holding `cached_pixels` more."""
+    return BASE_BYTES + pixels * bytes_per_pixel(adapter, metrics) + 3 * cached_pixels
+
+
+def picture_pixels(paths: Iterable[str]) -> list[int]:
+    """Pixels of each picture, from its header (no decoding); unreadable files count 0 (they fail as units)."""
+    from PIL import Image
+
+    out = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                out.append(im.width * im.height)
+        except Exception:  # noqa: BLE001 - a broken file becomes a failed row, not a planning error
+            out.append(0)
+    return out
+
+
+def _meminfo(field: str) -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """Limit minus usage of this process's cgroup (v2, else v1), None when unlimited or unknown."""
+    for limit_f, usage_f in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                             ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            limit = Path(limit_f).read_text().strip()
+            usage = int(Path(usage_f).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or int(limit) >= 1 << 60:
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
+def worker_budget() -> int:
+    """Bytes the workers may use now: MemAvailable, capped by the cgroup's room; a large number when
+    neither can be read (then the cores decide alone)."""
+    avail = _meminfo("MemAvailable")
+    room = _cgroup_room()
+    candidates = [v for v in (avail, room) if v is not None]
+    return min(candidates) if candidates else 1 << 62
+
+
+def memory_workers(adapter: str, metrics: Iterable[str], picture_paths: Iterable[str]) -> tuple[int, int]:
+    """(workers the memory allows, estimated bytes per worker) for a job over these pictures."""
+    sizes = sorted(picture_pixels(picture_paths), reverse=True)
+    largest = sizes[0] if sizes else 0
+    per_worker = estimate(adapter, metrics, largest, sum(sizes[1:IMAGE_CACHE]))
+    return max(1, int(MEMORY_SHARE * worker_budget() // per_worker)), per_worker
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
