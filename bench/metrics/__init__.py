@@ -39,6 +39,7 @@ numpy: heavy dependencies load inside compute_batch, only when the metric is cho
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Iterable
 
@@ -108,7 +109,7 @@ def _load_spec(name: str) -> Metric:
         raise BenchError(f"metric {name!r}: {module} has no compute_batch(ref, dec, *, matrix, device, **options)")
     s = specs[key]
     if s.module != mod.__name__:  # the module that computes it is the one that declares it
-        s = Metric(s.name, mod.__name__, s.columns, s.options, s.uses_torch, s.description)
+        s = dataclasses.replace(s, module=mod.__name__)
     return s
 
 

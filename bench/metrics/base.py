@@ -48,6 +48,9 @@ class Metric:
     options: dict[str, Any] = field(default_factory=dict)  # passed to the module's compute_batch
     uses_torch: bool = False  # takes device=auto|cpu|cuda
     description: str = ""
+    deep: bool = False  # a CNN whose cost is its forward passes: a sweep batches it across the rate points of one
+    #                     image (config metric_batch, bench.sweep.batch); compute_batch must then accept a reference
+    #                     batch of one picture repeated (single_reference) and give each pair the value it gives alone
 
 
 def as_batch(x: np.ndarray) -> np.ndarray:
@@ -68,6 +71,18 @@ def to_tensor01(batch: np.ndarray, device: str):
 
     t = torch.from_numpy(np.array(batch, dtype=np.uint8, copy=True)).to(device)  # a copy: inputs may be read-only
     return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def single_reference(batch: np.ndarray) -> np.ndarray:
+    """The reference batch to run through a network: (1, H, W, 3) when every picture of `batch` is the same
+    one (a sweep measuring the rate points of one image passes `np.broadcast_to(ref, ...)`), else `batch`.
+
+    Its features, batch 1, broadcast against the decoded pictures' features in the score, so a batch of
+    K points costs K + 1 passes, not 2K, and the features are the very ones a call per point computes
+    (and RefFeatureCache keeps)."""
+    if len(batch) > 1 and (batch.strides[0] == 0 or all(np.array_equal(batch[0], b) for b in batch[1:])):
+        return batch[:1]
+    return batch
 
 
 _NETS: dict[tuple, Any] = {}

@@ -20,7 +20,7 @@ import threading
 import numpy as np
 
 from bench.core.device import resolve_device
-from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, to_tensor01
+from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, single_reference, to_tensor01
 
 SPECS = {
     "dists": Metric(
@@ -28,7 +28,7 @@ SPECS = {
         {"dists": column(higher_is_better=False, unit="", value_range=(0.0, 1.0), input_range="float RGB [0, 1]",
                          colour_space="sRGB (ImageNet-normalised inside)", kind="perceptual",
                          label="DISTS [lower is better]")},
-        uses_torch=True, description="DISTS-pytorch 0.1 (VGG16 + its alpha/beta), full resolution",
+        uses_torch=True, description="DISTS-pytorch 0.1 (VGG16 + its alpha/beta), full resolution", deep=True,
     ),
 }
 ALPHA_BETA_SHA256 = "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218"
@@ -123,11 +123,12 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     ref, dec = as_batch(ref), as_batch(dec)
     dev = resolve_device(device)
     model, impl = load(dev)
+    one = single_reference(ref)  # K points of one image: the reference's features once, broadcast in score()
     with torch.no_grad():
         def ref_feats():
-            return model.forward_once(to_tensor01(ref, dev))
+            return model.forward_once(to_tensor01(one, dev))
 
-        f0 = _REF.get(("dists", dev), ref, ref_feats) if reuse_ref else ref_feats()
+        f0 = _REF.get(("dists", dev), one, ref_feats) if reuse_ref else ref_feats()
         f1 = model.forward_once(to_tensor01(dec, dev))
         values = score(model, f0, f1).double().cpu().numpy()
     return {"dists": values, "dists_impl": impl, "metric_device": dev}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.device import resolve_device
-from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, to_tensor01
+from bench.metrics.base import Metric, RefFeatureCache, as_batch, cached_net, column, single_reference, to_tensor01
 
 
 def _col(net: str) -> dict:
@@ -31,9 +31,9 @@ def _col(net: str) -> dict:
 
 SPECS = {
     "lpips": Metric("lpips", __name__, {"lpips_alex": _col("alex")}, {"net": "alex"}, uses_torch=True,
-                    description="LPIPS v0.1, AlexNet trunk (the package default)"),
+                    description="LPIPS v0.1, AlexNet trunk (the package default)", deep=True),
     "lpips_vgg": Metric("lpips_vgg", __name__, {"lpips_vgg": _col("vgg")}, {"net": "vgg"}, uses_torch=True,
-                        description="LPIPS v0.1, VGG16 trunk"),
+                        description="LPIPS v0.1, VGG16 trunk", deep=True),
 }
 VERSION = "0.1"
 MIN_SIDE = {"alex": 31, "vgg": 16}  # below this the trunk's last pooling has no output
@@ -96,11 +96,12 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
         return {col: np.full(len(ref), np.nan), "metric_note": [why] * len(ref)}
     dev = resolve_device(device)
     model, impl = load(net, dev)
+    one = single_reference(ref)  # K points of one image: the reference's features once, broadcast in score()
     with torch.no_grad():
         def ref_feats():
-            return _features(model, to_tensor01(ref, dev) * 2 - 1)
+            return _features(model, to_tensor01(one, dev) * 2 - 1)
 
-        fr = _REF.get(("lpips", net, dev), ref, ref_feats) if reuse_ref else ref_feats()
+        fr = _REF.get(("lpips", net, dev), one, ref_feats) if reuse_ref else ref_feats()
         fd = _features(model, to_tensor01(dec, dev) * 2 - 1)
         values = score(model, fr, fd).double().cpu().numpy()
     return {col: values, f"{col}_impl": impl, "metric_device": dev}

@@ -48,6 +48,7 @@ class Settings:
     metric_matrix: str
     metric_device: str
     keep_bitstreams: bool
+    metric_batch: bool = True
 
 
 def _positive_int(value, name: str, extra: str = "") -> int:
@@ -63,7 +64,7 @@ def _flag(value, name: str) -> bool:
 
 
 def settings(cfg: DictConfig) -> Settings:
-    """threads, workers, unit_timeout, metric_matrix, metric_device, keep_bitstreams and plot, validated."""
+    """threads, workers, unit_timeout, metric_matrix, metric_device, keep_bitstreams, metric_batch and plot, validated."""
     threads = _positive_int(cfg.threads, "threads")
     workers = cfg.workers
     if workers not in (None, "auto", 0):
@@ -84,7 +85,7 @@ def settings(cfg: DictConfig) -> Settings:
         resolve_device(device, "metric_device")  # a GPU asked for and absent: one line now, not one per unit
     _flag(cfg.get("plot", True), "plot")
     return Settings(threads, auto_workers(workers, threads), float(timeout) if timeout is not None else None, matrix, device,
-                    _flag(cfg.keep_bitstreams, "keep_bitstreams"))
+                    _flag(cfg.keep_bitstreams, "keep_bitstreams"), _flag(cfg.get("metric_batch", True), "metric_batch"))
 
 
 @dataclass
@@ -107,11 +108,13 @@ def run_job(cfg: DictConfig, log=print) -> JobResult:
     names = metric_names(cfg)
     units, resumed = plan(str(cfg.dataset.name), images, codec, store, threads=st.threads, metric_matrix=st.metric_matrix,
                           keep_bitstreams=st.keep_bitstreams, metric_names=names, metric_device=st.metric_device,
-                          timeout=st.unit_timeout, save_reconstructions=bool(cfg.get("save_reconstructions", False)))
+                          timeout=st.unit_timeout, save_reconstructions=bool(cfg.get("save_reconstructions", False)),
+                          metric_batch=st.metric_batch)
     workers = st.workers
     if cfg.workers in (None, "auto", 0):  # cores // threads, capped by the memory the largest picture needs
         todo_images = list(dict.fromkeys(u.image.path for u in units))
-        workers = auto_workers(cfg.workers, st.threads, adapter=codec.adapter, metrics=names, pictures=todo_images, log=log)
+        workers = auto_workers(cfg.workers, st.threads, adapter=codec.adapter, metrics=names, pictures=todo_images, log=log,
+                               batch_points=len(codec.points) if st.metric_batch else 1)
     n_workers = min(workers, max(1, len(units)))
     remeasure = sum(u.remeasure for u in units)
     redo = sum(bool(u.redo_note) for u in units)

@@ -9,6 +9,10 @@ plus a number of bytes per pixel of the picture (bench perf memory measures both
                     + the sum of the chosen metrics' bytes per pixel)
                + the decoded pictures a worker keeps for the next rate points (bench.data.images
                  caches up to IMAGE_CACHE of them: the largest ones, 3 bytes per pixel each)
+               + with metric_batch, the other decoded pictures of one batched call of the deep metrics
+                 (bench.sweep.batch: up to CHUNK_PIXELS, never more than the job's points) x half the deep
+                 metrics' bytes per pixel (the reference's features are computed once per batch; DISTS
+                 on 4 Kodak pictures at once measured +1.4 GB over one, 1,170 B/px of the 3,000)
 
     workers = min(cores // threads, floor(MEMORY_SHARE x available / per worker)), at least 1
 
@@ -57,9 +61,22 @@ def bytes_per_pixel(adapter: str, metrics: Iterable[str]) -> int:
     return codec + sum(METRIC_BYTES_PER_PIXEL.get(str(m), UNKNOWN_METRIC_BYTES_PER_PIXEL) for m in metrics)
 
 
-def estimate(adapter: str, metrics: Iterable[str], pixels: int, cached_pixels: int = 0) -> int:
-    """Peak bytes of one worker measuring pictures of up to `pixels`, holding `cached_pixels` more."""
-    return BASE_BYTES + pixels * bytes_per_pixel(adapter, metrics) + 3 * cached_pixels
+def estimate(adapter: str, metrics: Iterable[str], pixels: int, cached_pixels: int = 0, batch_points: int = 1) -> int:
+    """Peak bytes of one worker measuring pictures of up to `pixels`, holding `cached_pixels` more, with the deep
+    metrics batched over up to `batch_points` rate points of one image (metric_batch)."""
+    metrics = list(metrics)
+    return BASE_BYTES + pixels * bytes_per_pixel(adapter, metrics) + 3 * cached_pixels + batch_extra(metrics, pixels, batch_points)
+
+
+def batch_extra(metrics: Iterable[str], pixels: int, batch_points: int = 1) -> int:
+    """Bytes that batching the deep metrics over the points of one image adds to a worker's peak (CPU)."""
+    from bench.sweep.batch import CHUNK_PIXELS, deep
+
+    names = deep(metrics)
+    if batch_points <= 1 or not names or pixels <= 0:
+        return 0
+    others = min(batch_points, max(1, CHUNK_PIXELS // pixels)) - 1  # pictures in one batched call beyond the first
+    return others * pixels * sum(METRIC_BYTES_PER_PIXEL.get(n, UNKNOWN_METRIC_BYTES_PER_PIXEL) for n in names) // 2
 
 
 def picture_pixels(paths: Iterable[str]) -> list[int]:
@@ -110,11 +127,14 @@ def worker_budget() -> int:
     return min(candidates) if candidates else 1 << 62
 
 
-def memory_workers(adapter: str, metrics: Iterable[str], picture_paths: Iterable[str]) -> tuple[int, int]:
+def memory_workers(adapter: str, metrics: Iterable[str], picture_paths: Iterable[str], batch_points: int = 1) -> tuple[int, int]:
     """(workers the memory allows, estimated bytes per worker) for a job over these pictures."""
     sizes = sorted(picture_pixels(picture_paths), reverse=True)
     largest = sizes[0] if sizes else 0
-    per_worker = estimate(adapter, metrics, largest, sum(sizes[1:IMAGE_CACHE]))
+    metrics = list(metrics)
+    # the largest batched call may be of a smaller picture (more of them fit in CHUNK_PIXELS)
+    extra = max((batch_extra(metrics, n, batch_points) for n in set(sizes)), default=0)
+    per_worker = estimate(adapter, metrics, largest, sum(sizes[1:IMAGE_CACHE])) + extra
     return max(1, int(MEMORY_SHARE * worker_budget() // per_worker)), per_worker
 
 

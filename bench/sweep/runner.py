@@ -34,14 +34,8 @@ from pebble import ProcessExpired, ProcessPool
 from tqdm import tqdm
 
 from bench.core.errors import BenchError
-from bench.sweep.units import Unit, failed_row, run_unit
-
-
-def grace(limit: float) -> float:
-    """How long past its limit a unit may run before the pool kills its worker.  The worker's own deadline
-    kills codec processes at the limit and writes a proper failed row; only a unit stuck in library code
-    is still running after this (2 % of the limit, 1 to 30 s)."""
-    return min(30.0, max(1.0, 0.02 * limit))
+from bench.sweep.batch import group, group_timeout, run_group
+from bench.sweep.units import Unit, failed_row, grace, run_unit  # noqa: F401  (grace: public name here too)
 
 
 def _worker_init(threads: int, environ: dict | None = None, cwd: str | None = None, path: list | None = None) -> None:
@@ -65,7 +59,7 @@ def _worker_init(threads: int, environ: dict | None = None, cwd: str | None = No
 
 
 def auto_workers(workers: Any, threads: int, *, adapter: str | None = None, metrics: Sequence[str] = (),
-                 pictures: Sequence[str] = (), log: Callable[[str], None] | None = None) -> int:
+                 pictures: Sequence[str] = (), log: Callable[[str], None] | None = None, batch_points: int = 1) -> int:
     """`workers=auto`: cores // threads, and never more than the free memory allows for the largest
     picture with this codec and these metrics (`bench.sweep.memory` says how it estimates); a number
     is taken as given."""
@@ -76,7 +70,7 @@ def auto_workers(workers: Any, threads: int, *, adapter: str | None = None, metr
     by_cores = max(1, cores() // max(1, threads))
     if adapter is None or not pictures:
         return by_cores
-    by_memory, per_worker = memory_workers(adapter, metrics, pictures)
+    by_memory, per_worker = memory_workers(adapter, metrics, pictures, batch_points)
     if by_memory < by_cores and log:
         log(f"[bench] workers=auto: {by_memory} instead of {by_cores}: about {per_worker / 1e9:.1f} GB per worker for the "
             f"largest picture, and the free memory allows {by_memory} (bench.sweep.memory)")
@@ -120,24 +114,40 @@ def _exit_text(code: int | None) -> str:
     return f"exit status {code}"
 
 
-def _outcome(fut, unit: Unit) -> dict:
-    """The unit's row: its own, or a failed row when its worker hung, died or could not run it."""
+def _outcome(fut, task: list[Unit]) -> list[dict]:
+    """The task's rows: its own, or failed rows when its worker hung, died or could not run it.  For a unit
+    group (bench.sweep.batch), the points that wrote their row before keep it (failed_row returns it)."""
+    unit = task[0]
+    what = "this unit" if len(task) == 1 else f"this image's unit group ({len(task)} points, deep metrics batched: metric_batch)"
     try:
-        return fut.result()
+        got = fut.result()
+        return got if isinstance(got, list) else [got]
     except (FutureTimeout, TimeoutError):  # pebble's per-task timeout (the same class on Python >= 3.11)
-        reason = (f"TimeoutError: the unit ran past its time limit of {unit.timeout:g} s (unit_timeout) and its worker "
-                  "was killed")
+        if len(task) == 1:
+            reason = (f"TimeoutError: the unit ran past its time limit of {unit.timeout:g} s (unit_timeout) and its worker "
+                      "was killed")
+        else:
+            reason = (f"TimeoutError: {what} ran past its time limit of {group_timeout(task):g} s (its points' unit_timeout "
+                      "added up) and its worker was killed")
     except ProcessExpired as exc:
-        reason = f"WorkerDied: the worker process running this unit ended ({_exit_text(exc.exitcode)})"
+        reason = f"WorkerDied: the worker process running {what} ended ({_exit_text(exc.exitcode)})"
     except OSError as exc:  # run_unit could not write its row (read-only or full disk): no unit can
         raise BenchError(f"cannot write the rows of {unit.sweep_dir}: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - anything else the worker raised instead of returning a row
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return failed_row(unit, reason)
+    return [failed_row(u, reason) for u in task]
+
+
+def _schedule(pool, task: list[Unit]):
+    if len(task) == 1:
+        u = task[0]
+        return pool.schedule(run_unit, (u,), timeout=u.timeout + grace(u.timeout) if u.timeout else None)
+    return pool.schedule(run_group, (task,), timeout=group_timeout(task))
 
 
 def execute(units: list[Unit], workers: int, desc: str = "") -> list[dict]:
-    """Run units over `workers` processes with a progress bar; returns the rows (one per unit, always)."""
+    """Run units over `workers` processes with a progress bar; returns the rows (one per unit, always).  Units
+    with metric_batch that batch deep metrics go to a worker together, per image (bench.sweep.batch.group)."""
     rows: list[dict] = []
     if not units:
         return rows
@@ -146,10 +156,11 @@ def execute(units: list[Unit], workers: int, desc: str = "") -> list[dict]:
     pool = ProcessPool(max_workers=workers, context=_context(), initializer=_worker_init,
                        initargs=(units[0].threads, dict(os.environ), os.getcwd(), list(sys.path)))
     try:
-        futures = {pool.schedule(run_unit, (u,), timeout=u.timeout + grace(u.timeout) if u.timeout else None): u for u in units}
+        futures = {_schedule(pool, task): task for task in group(units, workers)}
         for fut in as_completed(futures):
-            rows.append(_outcome(fut, futures[fut]))
-            bar.update()
+            got = _outcome(fut, futures[fut])
+            rows.extend(got)
+            bar.update(len(got))
         pool.close()
     except BaseException:  # Ctrl-C, a row that cannot be written: stop the workers, keep what is written
         pool.stop()

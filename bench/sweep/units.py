@@ -62,6 +62,7 @@ class Unit:
     timeout: float | None = None  # seconds the unit may take (unit_timeout); codec processes are killed past it
     redo_note: str = ""  # why a stored row file was not trusted and the unit is computed again
     save_reconstructions: bool = False  # also write the decoded picture as PNG (config `save_reconstructions`)
+    metric_batch: bool = False  # deep metrics batched across the points of this image (config `metric_batch`, bench.sweep.batch)
 
 
 def make_adapter(cfg: CodecConfig, threads: int = 1):
@@ -109,7 +110,7 @@ def provenance_record() -> dict:
 def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore, *, threads: int = 1,
          metric_matrix: str = "bt709", keep_bitstreams: bool = True, metric_names=None,
          metric_device: str = "auto", timeout: float | None = None,
-         save_reconstructions: bool = False) -> tuple[list[Unit], int]:
+         save_reconstructions: bool = False, metric_batch: bool = False) -> tuple[list[Unit], int]:
     """Units still to compute, and how many were already done (resumed).
 
     A row counts as done only when it holds every column of the chosen metrics; one that lacks some
@@ -144,7 +145,8 @@ def plan(dataset: str, images: list[ImageRef], cfg: CodecConfig, store: RowStore
             st = {**static, "point_files": json.dumps(point_files[point], sort_keys=True)} if point_files[point] else static
             redo = f"the stored row file was not a trustworthy row ({problem}); unit computed again" if problem else ""
             todo.append(Unit(key, dataset, image, cfg, chash, point, threads, metric_matrix, str(store.dir), keep_bitstreams, st,
-                             names, metric_device, _remeasurable(store, key), files_key, timeout, redo, save_reconstructions))
+                             names, metric_device, _remeasurable(store, key), files_key, timeout, redo, save_reconstructions,
+                             metric_batch))
     if todo:  # the codec is checked before any unit runs; a finished sweep needs no encoder (nor its imports)
         adapter.check()
     return todo, done
@@ -230,6 +232,13 @@ def failed_row(unit: Unit, reason: str) -> dict:
     return row
 
 
+def grace(limit: float) -> float:
+    """How long past its limit a unit may run before the pool kills its worker.  The worker's own deadline
+    kills codec processes at the limit and writes a proper failed row; only a unit stuck in library code
+    is still running after this (2 % of the limit, 1 to 30 s)."""
+    return min(30.0, max(1.0, 0.02 * limit))
+
+
 def run_unit(unit: Unit) -> dict:
     """Encode, decode (separately, from the file), measure; write the row.  Never raises for a problem
     of the unit: a failure becomes a row with status 'failed' and its reason.  Codec processes still
@@ -250,7 +259,18 @@ def _run_unit(unit: Unit, t0: float) -> dict:
             return _remeasure(unit, t0)
         except Exception as exc:  # redo the whole unit instead, and say why
             fallback = f"remeasure failed ({type(exc).__name__}: {exc}); unit redone".splitlines()[0]
+    row, _ = measure(unit, unit.metric_names)
+    if fallback:
+        row["remeasure_note"] = fallback
+    return finish(unit, row, t0)
+
+
+def measure(unit: Unit, names) -> tuple[dict, tuple | None]:
+    """Encode, decode (separately, from the file) and measure the metrics `names` (the unit's own, or those
+    that a unit group does not batch: bench.sweep.batch); the row, not yet written, and (original,
+    decoded) when the unit got that far.  A problem of the unit is a failed row, never an exception."""
     row = base_row(unit)
+    pictures = None
     try:
         original = load_original(unit.image.path)
         rgb = original.rgb
@@ -264,7 +284,7 @@ def _run_unit(unit: Unit, t0: float) -> dict:
             if dec.rgb.shape != rgb.shape:
                 raise RuntimeError(f"the decoder returned a {dec.rgb.shape[1]}x{dec.rgb.shape[0]} picture for a {w}x{h} original")
             with clock() as mc:
-                values = metrics.compute(rgb, dec.rgb, unit.metric_matrix, names=unit.metric_names, device=unit.metric_device)
+                values = metrics.compute(rgb, dec.rgb, unit.metric_matrix, names=names, device=unit.metric_device) if names else {}
             # what the decoder needs to run again on the kept file (files of this workdir do not survive it)
             decode_meta = json.dumps({k: v for k, v in enc.meta.items() if not (isinstance(v, str) and v.startswith(tmp))},
                                      sort_keys=True, default=str)
@@ -288,10 +308,14 @@ def _run_unit(unit: Unit, t0: float) -> dict:
         if unit.save_reconstructions:
             row.update(reconstruction_columns(unit.sweep_dir, unit.dataset, unit.codec.name, unit.image.name, unit.point,
                                               unit.key, dec.rgb))
+        pictures = (rgb, dec.rgb)
     except Exception as exc:  # one failed unit must not stop the sweep
         row.update({"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
-    if fallback:
-        row["remeasure_note"] = fallback
+    return row, pictures
+
+
+def finish(unit: Unit, row: dict, t0: float) -> dict:
+    """Time the unit and write its row (one atomic file)."""
     row["unit_s"] = time.perf_counter() - t0
     RowStore(unit.sweep_dir).write(row)
     return row
