@@ -15,7 +15,8 @@ group, `group`), and the worker (`run_group`) takes their points in chunks of at
 What stays as without batching: the rows, their columns and their meanings; the values (the deep metrics' own
 up to the float rounding of batched convolutions: bitwise equal on CPU here, tests/test_metric_batch.py); a
 failing point is its own failed row and the other points go on; the non-deep metrics run per point.  What
-differs: `metrics_s` and `unit_s` of a point include an equal share (1/K) of its chunk's batched calls; an
+differs: `metrics_s` and `unit_s` of a point include an equal share (1/K) of its chunk's batched calls (and the
+row says K, `metric_batch_size`); an
 interrupted group keeps the rows of its finished chunks (a rerun computes the rest, as for any unit without a
 row); and a point stuck inside library code (no codec process to kill) is ended by the pool at the group's
 limit, the sum of its points' limits (`group_timeout`), not at its own: every point of the group without a row
@@ -165,6 +166,7 @@ def run_group(units: list[Unit]) -> list[dict]:
                 d[1].update(v)
                 d[1][metrics.NOTE] = _notes(names, d[1].get(metrics.NOTE, ""), note)
                 d[1]["metrics_s"] = d[1]["metrics_s"] + share
+                d[1]["metric_batch_size"] = len(ok)  # pictures in the batched call that measured this point
                 d[3] += share
         for u, row, _pictures, own in done:
             rows.append(finish(u, row, time.perf_counter() - own))
