@@ -1,4 +1,4 @@
-"""`bench perf all|fidelity|sweep|rerun|memory|tables|metrics|learned [options]`: performance
+"""`bench perf all|fidelity|sweep|rerun|memory|tables|metrics|learned|deep [options]`: performance
 benchmarks that print figures beside their targets (never timed unit tests).  `bench perf <which>
 --help` for each one's options; `bench perf all --kodak DIR` runs those of issue 13 in one go."""
 
@@ -18,6 +18,7 @@ WHICH = {
     "tables": ("bench.perf.tables", "load and rebuild the tables of a synthetic million-row sweep"),
     "metrics": ("bench.perf.metrics", "time per 768x512 picture per metric (all metrics, batched)"),
     "learned": ("bench.perf.learned", "the learned-codec adapter against CompressAI's eval_model"),
+    "deep": ("bench.perf.deep", "LPIPS / DISTS per unit against batched across an image's rate points (metric_batch)"),
 }
 
 

@@ -4,8 +4,9 @@
 
 Runs, in turn: `bench perf fidelity` (PSNR family, MS-SSIM against pytorch-msssim, one thread),
 `bench perf sweep --only-jpeg` (the Kodak JPEG sweep against CompressAI's bench, and its rerun),
-`bench perf rerun` (unchanged sweeps), `bench perf memory` (one unit on 12000x8000) and `bench perf
-tables` (a million rows), then prints one summary table.  About 10 minutes on 2 quiet cores, more
+`bench perf rerun` (unchanged sweeps), `bench perf memory` (one unit on 12000x8000), `bench perf
+tables` (a million rows) and `bench perf deep` (LPIPS-alex and DISTS per unit against batched across 4 rate
+points of 2 Kodak pictures), then prints one summary table.  About 10 minutes on 2 quiet cores, more
 the first time (the default sweep and the large picture are made once and kept in the user cache).
 `--quick` shrinks the slow parts (4000x3000 picture, 200,000 rows, no default-job rerun): a smoke
 run, not the published figures.  Run it on a quiet machine: the timings are wall-clock.
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--kodak", required=True, help="folder with kodim01.png .. kodim24.png")
     ap.add_argument("--quick", action="store_true", help="smaller picture and table, no default-job rerun (a smoke run)")
     args = ap.parse_args(argv)
-    from bench.perf import fidelity, memory, rerun, sweep, tables
+    from bench.perf import deep, fidelity, memory, rerun, sweep, tables
 
     print(f"load average at start: {_load()} (cores: {os.cpu_count()})", flush=True)
     t0 = time.perf_counter()
@@ -65,6 +66,12 @@ def main(argv=None) -> int:
     t = tables.main(["--rows", "200000", "--jobs", "20"] if args.quick else [])
     rows += [(f"load the frame of {t['rows']:,} rows", "< 5 s", f"{t['load_s']:.2f} s", t["load_s"] < 5),
              (f"rebuild the tables of {t['rows']:,} rows", "< 10 s", f"{t['rebuild_s']:.2f} s", t["rebuild_s"] < 10)]
+    section("deep metrics batched across the rate points of an image (metric_batch)")
+    d = deep.main(["--kodak", args.kodak] + (["--metrics", "lpips"] if args.quick else []))
+    rows += [(f"{k} on {d['pairs']} pairs ({d['size']}, {d['device']}): per unit / batched", "(no target)",
+              f"{v['unit_s']:.2f} / {v['batched_s']:.2f} s = {v['ratio']:.2f}x", "n/a") for k, v in d["metrics"].items()]
+    rows += [(f"{k} batched equals per unit, largest |difference|", "<= 1e-6", f"{v['max_diff']:.1e}", v["max_diff"] <= 1e-6)
+             for k, v in d["metrics"].items()]
     width = max(len(r[0]) for r in rows)
     print(f"\n== summary ({time.perf_counter() - t0:.0f} s; load average now {_load()})")
     print(f"{'figure':<{width}}  {'target':<10}  {'measured':<28}  met")
