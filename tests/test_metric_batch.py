@@ -32,7 +32,8 @@ def _cfg(tmp_path, photos, sweep, extra=()):
 
 
 def _rows(tmp_path, sweep) -> dict:
-    return {(r["image"], r["point"]): r for r in (json.loads(p.read_text()) for p in (tmp_path / "results" / sweep / "rows").glob("*.json"))}
+    rows = (json.loads(p.read_text()) for p in (tmp_path / "results" / sweep / "rows").glob("*.json"))
+    return {(r["image"], r["point"]): r for r in rows}
 
 
 def test_batched_rows_equal_the_rows_of_one_call_per_unit(tmp_path):
@@ -121,7 +122,7 @@ def test_an_interrupted_group_keeps_the_rows_of_its_finished_chunks(tmp_path, mo
     """Chunks of 2 pictures; the 3rd point is interrupted (KeyboardInterrupt: nothing of the unit is written, as
     under kill -9).  The first chunk's two rows are on disk, finished; planning again leaves one unit to run."""
     todo, _, store = _units(tmp_path)
-    monkeypatch.setattr(batch, "CHUNK_PIXELS", 2 * 64 * 96)
+    monkeypatch.setattr(memory, "CHUNK_PIXELS", 2 * 64 * 96)
     _fail_at(monkeypatch, 85, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         batch.run_group(todo)
@@ -226,15 +227,17 @@ def test_cuda_mocked_chunks_from_free_gpu_memory_and_out_of_memory_falls_back_to
     memory is made again one picture at a time, and the values are those of per-point calls."""
     import torch
 
+    monkeypatch.setattr(metrics, "METRICS", dict(metrics.METRICS))  # the stand-in metric stays out of the registry after
+    monkeypatch.setattr(metrics, "_SPECS", dict(metrics._SPECS))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     free = {"b": 8 << 30}
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (free["b"], 80 << 30))
     px = 768 * 512
-    assert batch.chunk_size(px, ["lpips"], "auto") == int(0.5 * (8 << 30)) // memory.METRIC_BYTES_PER_PIXEL["lpips"] // px
-    assert batch.chunk_size(px, ["lpips", "dists"], "cuda") == int(0.5 * (8 << 30)) // 3000 // px  # the larger of the two
+    assert memory.chunk_size(px, ["lpips"], "auto") == int(0.5 * (8 << 30)) // memory.METRIC_BYTES_PER_PIXEL["lpips"] // px
+    assert memory.chunk_size(px, ["lpips", "dists"], "cuda") == int(0.5 * (8 << 30)) // 3000 // px  # the larger of the two
     free["b"] = 1 << 20
-    assert batch.chunk_size(px, ["dists"], "cuda") == 1  # never less than one picture
-    assert batch.chunk_size(px, ["dists"], "cpu") == batch.CHUNK_PIXELS // px == 5
+    assert memory.chunk_size(px, ["dists"], "cuda") == 1  # never less than one picture
+    assert memory.chunk_size(px, ["dists"], "cpu") == memory.CHUNK_PIXELS // px == 5
     free["b"] = 8 << 30
 
     plugin = tmp_path / "fake_deep.py"

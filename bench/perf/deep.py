@@ -8,7 +8,7 @@ by JPEG at the given qualities (the rate points).  For each metric and picture, 
 both ways a sweep worker does it, each starting without the picture's reference features (as the first
 point of a picture does): per unit, one `bench.metrics.compute` call per point (the reference's features
 computed at the first point and reused by the next ones, as a sweep with metric_batch=false does); batched,
-the points in chunks of `bench.sweep.batch.chunk_size` pictures, through the sweep's own batched call
+the points in chunks of `bench.sweep.memory.chunk_size` pictures, through the sweep's own batched call
 (`bench.sweep.batch._deep_values`).  Networks are loaded before timing.  Printed per metric: wall seconds
 both ways, CPU seconds (all threads: the figure to compare on a shared machine), the ratio, and the
 largest difference between the two paths' values (it must be <= 1e-6).  Returns the figures for `bench
@@ -61,7 +61,8 @@ def main(argv=None) -> dict:
     from bench import metrics
     from bench.core.device import resolve_device, synchronize
     from bench.perf.metrics import pictures
-    from bench.sweep.batch import _deep_values, chunk_size
+    from bench.sweep.batch import _deep_values
+    from bench.sweep.memory import chunk_size
 
     torch.set_num_threads(max(1, args.threads))
     device = resolve_device(args.device)

@@ -15,57 +15,34 @@ group, `group`), and the worker (`run_group`) takes their points in chunks of at
 What stays as without batching: the rows, their columns and their meanings; the values (the deep metrics' own
 up to the float rounding of batched convolutions: bitwise equal on CPU here, tests/test_metric_batch.py); a
 failing point is its own failed row and the other points go on; the non-deep metrics run per point.  What
-differs: `metrics_s` and `unit_s` of a point include an equal share (1/K) of its chunk's batched calls (and the
-row says K, `metric_batch_size`); an
-interrupted group keeps the rows of its finished chunks (a rerun computes the rest, as for any unit without a
-row); and a point stuck inside library code (no codec process to kill) is ended by the pool at the group's
-limit, the sum of its points' limits (`group_timeout`), not at its own: every point of the group without a row
-then gets a failed row that names the group.  A point that finishes but ran past its own limit (plus the
-pool's grace) is a failed row, as it would have been alone.  Units that only add metrics from a kept
-bitstream, and jobs without a deep metric, run unit by unit as before.
+differs: `metrics_s` and `unit_s` of a point include an equal share (1/K) of its chunk's batched calls, and
+the row says K (`metric_batch_size`); an interrupted group keeps the rows of its finished chunks (a rerun
+computes the rest, as for any unit without a row); a point stuck inside library code (no codec process to
+kill) is ended by the pool at the group's limit, the sum of its points' limits (`group_timeout`), not at its
+own, and every point of the group without a row then gets a failed row that names the group.  A point that
+finishes but ran past its own limit (plus the pool's grace) is a failed row, as it would have been alone.
+Units that only add metrics from a kept bitstream, and jobs without a deep metric, run unit by unit.
 
-Memory bound: a chunk holds at most CHUNK_PIXELS of decoded pictures (2 Mpx: 5 Kodak pictures; a larger
-picture goes alone, as without batching) when the metrics run on the CPU; on CUDA, as many as GPU_SHARE of
-the free GPU memory holds at the deep metrics' bytes per pixel (`bench.sweep.memory`).  workers=auto counts
-the chunk in its estimate (`bench.sweep.memory.estimate`).
+Memory bound (`bench.sweep.memory.chunk_size`): a chunk holds at most CHUNK_PIXELS of decoded pictures (2 Mpx:
+5 Kodak pictures; a larger picture goes alone, as without batching) when the metrics run on the CPU; on CUDA,
+as many as GPU_SHARE of the free GPU memory holds at the deep metrics' bytes per pixel.  workers=auto counts
+the chunk in its estimate (`bench.sweep.memory.batch_extra`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from bench import metrics
 from bench.codecs.base import set_deadline
 from bench.data.images import load_original
+from bench.sweep.memory import chunk_size, deep_metrics
 from bench.sweep.units import Unit, finish, grace, measure
 
-CHUNK_PIXELS = 2 << 20  # decoded pixels in one batched call on the CPU (2,097,152: 5 Kodak pictures, one 1920x1080)
-GPU_SHARE = 0.5  # of the free GPU memory one batched call may take
-
-
-def deep(names: Iterable[str]) -> tuple[str, ...]:
-    """The chosen metrics that a unit group batches (Metric.deep)."""
-    return tuple(n for n in names if metrics.spec(n).deep)
-
-
-def chunk_size(pixels: int, names: Sequence[str], device: str = "auto") -> int:
-    """How many decoded pictures of `pixels` each go in one batched call of the deep metrics `names` (>= 1)."""
-    from bench.core.device import resolve_device
-    from bench.sweep.memory import METRIC_BYTES_PER_PIXEL, UNKNOWN_METRIC_BYTES_PER_PIXEL
-
-    dev = resolve_device(device, "metric_device")
-    if dev.startswith("cuda"):
-        import torch
-
-        free, _total = torch.cuda.mem_get_info(torch.device(dev))
-        per_pixel = max([METRIC_BYTES_PER_PIXEL.get(n, UNKNOWN_METRIC_BYTES_PER_PIXEL) for n in names] or [1])
-        cap = int(GPU_SHARE * free) // per_pixel
-    else:
-        cap = CHUNK_PIXELS
-    return max(1, cap // max(1, int(pixels)))
+deep = deep_metrics  # the chosen metrics that a unit group batches (Metric.deep)
 
 
 def group(units: list[Unit], workers: int = 1) -> list[list[Unit]]:

@@ -48,6 +48,9 @@ METRIC_BYTES_PER_PIXEL = {
 }
 UNKNOWN_CODEC_BYTES_PER_PIXEL = 2000
 UNKNOWN_METRIC_BYTES_PER_PIXEL = 3000
+# metric_batch (bench.sweep.batch): decoded pictures in one batched call of the deep metrics
+CHUNK_PIXELS = 2 << 20  # on the CPU: 2,097,152 px (5 Kodak pictures, one 1920x1080); a larger picture goes alone
+GPU_SHARE = 0.5  # on CUDA: the share of the free GPU memory one batched call may take
 
 
 def _adapter_key(adapter: str) -> str:
@@ -68,11 +71,34 @@ def estimate(adapter: str, metrics: Iterable[str], pixels: int, cached_pixels: i
     return BASE_BYTES + pixels * bytes_per_pixel(adapter, metrics) + 3 * cached_pixels + batch_extra(metrics, pixels, batch_points)
 
 
+def deep_metrics(names: Iterable[str]) -> tuple[str, ...]:
+    """The chosen metrics that metric_batch batches across the points of one image (Metric.deep)."""
+    from bench import metrics
+
+    return tuple(n for n in names if metrics.spec(n).deep)
+
+
+def chunk_size(pixels: int, names: Iterable[str], device: str = "auto") -> int:
+    """How many decoded pictures of `pixels` each go in one batched call of the deep metrics `names` (>= 1):
+    CHUNK_PIXELS worth on the CPU; on CUDA, what GPU_SHARE of the free GPU memory holds at the largest of
+    their bytes per pixel."""
+    from bench.core.device import resolve_device
+
+    dev = resolve_device(device, "metric_device")
+    if dev.startswith("cuda"):
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(dev))
+        per_pixel = max([METRIC_BYTES_PER_PIXEL.get(n, UNKNOWN_METRIC_BYTES_PER_PIXEL) for n in names] or [1])
+        cap = int(GPU_SHARE * free) // per_pixel
+    else:
+        cap = CHUNK_PIXELS
+    return max(1, cap // max(1, int(pixels)))
+
+
 def batch_extra(metrics: Iterable[str], pixels: int, batch_points: int = 1) -> int:
     """Bytes that batching the deep metrics over the points of one image adds to a worker's peak (CPU)."""
-    from bench.sweep.batch import CHUNK_PIXELS, deep
-
-    names = deep(metrics)
+    names = deep_metrics(metrics)
     if batch_points <= 1 or not names or pixels <= 0:
         return 0
     others = min(batch_points, max(1, CHUNK_PIXELS // pixels)) - 1  # pictures in one batched call beyond the first
