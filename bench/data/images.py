@@ -25,7 +25,10 @@ A refused or unreadable picture raises BenchError: its units become failed rows 
 
 from __future__ import annotations
 
+import functools
 import subprocess
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -178,7 +181,54 @@ def orientation_of(im: Image.Image) -> int:
         return -1
 
 
-@lru_cache(maxsize=64)
+CACHE_PICTURES = 64  # load_original keeps at most this many pictures per process ...
+CACHE_BYTES = 512 << 20  # ... and at most this many bytes of them, the newest picture always (see _Originals)
+
+
+class _Originals:
+    """load_original's cache: the most recently used pictures, at most CACHE_PICTURES of them and CACHE_BYTES
+    in all, except that the newest is always kept whatever its size (a worker codes its next rate point next).
+
+    Why by hand: functools.lru_cache bounds only the count (64 pictures of 12000x8000 are 18 GB in a worker),
+    and cachetools' LRUCache (not a dependency) bounds the size but refuses to keep a value above the bound,
+    which is exactly the large picture a worker needs again for its next point.  Failures are not cached."""
+
+    def __init__(self, load):
+        self._load = load
+        self._items: OrderedDict[str, Original] = OrderedDict()
+        self._bytes = self.hits = self.misses = 0
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, load)
+
+    def __call__(self, path: str) -> Original:
+        with self._lock:
+            if path in self._items:
+                self._items.move_to_end(path)
+                self.hits += 1
+                return self._items[path]
+        value = self._load(path)  # outside the lock: decoding a large picture takes seconds
+        with self._lock:
+            self.misses += 1
+            if path not in self._items:
+                self._items[path] = value
+                self._bytes += value.rgb.nbytes
+            self._items.move_to_end(path)
+            while len(self._items) > 1 and (len(self._items) > CACHE_PICTURES or self._bytes > CACHE_BYTES):
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.rgb.nbytes
+            return self._items[path]
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = self.hits = self.misses = 0
+
+    def cache_info(self) -> dict:
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "pictures": len(self._items), "bytes": self._bytes}
+
+
+@_Originals
 def load_original(path: str) -> Original:
     """The policy applied to one file.  Cached per process: a worker codes several points per image."""
     try:

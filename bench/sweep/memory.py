@@ -8,7 +8,8 @@ plus a number of bytes per pixel of the picture (bench perf memory measures both
                  x (the codec's bytes per pixel, its encoder/decoder process included
                     + the sum of the chosen metrics' bytes per pixel)
                + the decoded pictures a worker keeps for the next rate points (bench.data.images
-                 caches up to IMAGE_CACHE of them: the largest ones, 3 bytes per pixel each)
+                 caches up to IMAGE_CACHE of them and IMAGE_CACHE_BYTES in all, beside the newest one:
+                 the largest ones, 3 bytes per pixel each)
                + with metric_batch, the other decoded pictures of one batched call of the deep metrics
                  (bench.sweep.batch: up to CHUNK_PIXELS, never more than the job's points) x half the deep
                  metrics' bytes per pixel (the reference's features are computed once per batch; DISTS
@@ -28,9 +29,12 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from bench.data.images import CACHE_BYTES, CACHE_PICTURES
+
 MEMORY_SHARE = 0.8  # of the available memory the workers may take together
 BASE_BYTES = 900 << 20  # a worker's imports (numpy, Pillow, torch for MS-SSIM: 0.8 GB measured) and interpreter
-IMAGE_CACHE = 64  # bench.data.images.load_rgb keeps this many decoded pictures per process
+IMAGE_CACHE = CACHE_PICTURES  # bench.data.images.load_original keeps this many decoded pictures per process,
+IMAGE_CACHE_BYTES = CACHE_BYTES  # and this many bytes of them beside the newest
 
 # Peak bytes per pixel of the unit's work above the imports, with ~25 % margin over `bench perf memory`
 # (12000x8000, quiet machine): the original and decoded pictures, the codec's buffers, and its encoder
@@ -160,7 +164,8 @@ def memory_workers(adapter: str, metrics: Iterable[str], picture_paths: Iterable
     metrics = list(metrics)
     # the largest batched call may be of a smaller picture (more of them fit in CHUNK_PIXELS)
     extra = max((batch_extra(metrics, n, batch_points) for n in set(sizes)), default=0)
-    per_worker = estimate(adapter, metrics, largest, sum(sizes[1:IMAGE_CACHE])) + extra
+    kept = min(sum(sizes[1:IMAGE_CACHE]), IMAGE_CACHE_BYTES // 3)  # pixels of the other pictures a worker keeps
+    per_worker = estimate(adapter, metrics, largest, kept) + extra
     return max(1, int(MEMORY_SHARE * worker_budget() // per_worker)), per_worker
 
 
