@@ -153,7 +153,7 @@ def test_a_point_past_its_own_time_limit_fails_as_it_would_alone(tmp_path, monke
     rows = {r["point"]: r for r in batch.run_group(todo)}
     assert rows[20]["status"] == "ok" and rows[20]["metric_batch_size"] == 1 and "lpips_alex" in rows[20]
     assert rows[50]["status"] == "failed" and "ran past its time limit of 0.5 s (unit_timeout)" in rows[50]["error"]
-    assert "lpips_alex" not in rows[50]
+    assert "lpips_alex" not in rows[50] and "bytes" not in rows[50]  # the failed row a killed worker's unit gets
 
 
 def test_group_splits_and_leaves_other_units_alone(tmp_path):

@@ -40,7 +40,7 @@ from bench import metrics
 from bench.codecs.base import set_deadline
 from bench.data.images import load_original
 from bench.sweep.memory import chunk_size, deep_metrics
-from bench.sweep.units import Unit, finish, grace, measure
+from bench.sweep.units import Unit, base_row, finish, grace, measure
 
 deep = deep_metrics  # the chosen metrics that a unit group batches (Metric.deep)
 
@@ -127,9 +127,10 @@ def run_group(units: list[Unit]) -> list[dict]:
             finally:
                 set_deadline(None)
             own = time.perf_counter() - t0
-            if pictures is not None and u.timeout and own > u.timeout + grace(u.timeout):  # alone, its worker was killed
-                row = {**row, "status": "failed", "error": f"TimeoutError: the unit ran past its time limit of {u.timeout:g} s "
-                       "(unit_timeout)"}
+            if pictures is not None and u.timeout and own > u.timeout + grace(u.timeout):
+                # alone, its worker would have been killed and the runner would have written this failed row
+                row = {**base_row(u), "status": "failed", "error": f"TimeoutError: the unit ran past its time limit of "
+                       f"{u.timeout:g} s (unit_timeout)"}
                 pictures = None
             done.append([u, row, pictures, own])
         ok = [d for d in done if d[2] is not None]
