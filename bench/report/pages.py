@@ -64,7 +64,13 @@ def image_rd_figure(img: pd.DataFrame, metrics: Sequence[str], out_stem: Path, n
     n = len(metrics)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.4 * nrows + 0.7), dpi=110, squeeze=False)
+    legend_rows = math.ceil((len(names) + bool(panels)) / 3)
+    W, H = 4.3 * ncols, 3.4 * nrows + 0.25 + 0.2 * legend_rows  # inches
+    fig, axes = plt.subplots(nrows, ncols, figsize=(W, H), dpi=110, squeeze=False)
+    # Margins fixed in inches instead of tight_layout + bbox_inches="tight": those lay the figure out and
+    # draw it twice more, and the per-image pages draw one figure per image (on Kodak 24 of them: 0.43 -> 0.27 s each).
+    fig.subplots_adjust(left=0.45 / W, right=1 - 0.12 / W, top=1 - 0.3 / H, bottom=(0.62 + 0.2 * legend_rows) / H,
+                        wspace=0.22, hspace=0.36)
     for ax, m in zip(axes.ravel(), metrics):
         for codec in [c for c in names if (img["codec"] == c).any()]:
             g = img[img["codec"] == codec].sort_values("bpp")
@@ -91,10 +97,9 @@ def image_rd_figure(img: pd.DataFrame, metrics: Sequence[str], out_stem: Path, n
         handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="black", ms=10))
         labs.append("shown in the panel (dotted: its target rate)")
     fig.legend(handles, labs, loc="lower center", ncol=min(3, len(labs)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06 + 0.04 * math.ceil(len(labs) / 3) / max(1, nrows), 1, 1))
     png = out_stem.with_suffix(".png")  # PNG only: one figure per image, the SVG would double the report's time
     png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, bbox_inches="tight")
+    fig.savefig(png)
     plt.close(fig)
     return [png]
 
