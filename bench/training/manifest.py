@@ -24,26 +24,38 @@ def zoo_point(metric: str, lmbda: float) -> int:
 
 
 def entry(path: Path, out_dir: Path, by_name: dict) -> dict:
+    """One checkpoint's entry.  Its lineage (`fine_tuned_from`, nearest first) is followed through every
+    checkpoint of `by_name` (the set and any parents given apart), so `steps_total` and
+    `train_seconds_total` count the whole schedule that made the file."""
     _, meta = read_checkpoint(path)
-    steps = int(meta.get("steps", 0))
+    steps, seconds = int(meta.get("steps", 0)), float(meta.get("train_seconds") or 0.0)
+    chain: list[str] = []
     parent = Path(str(meta.get("init_from") or "")).name
-    chain = [parent] if parent else []
-    if parent and parent in by_name:
-        steps += int(by_name[parent].get("steps", 0))
+    while parent and parent not in chain:
+        chain.append(parent)
+        up = by_name.get(parent)
+        if up is None:
+            break  # a parent we were not given: named, its steps not counted
+        steps += int(up.get("steps", 0))
+        seconds += float(up.get("train_seconds") or 0.0)
+        parent = Path(str(up.get("init_from") or "")).name
     return {
         "point": zoo_point(meta["metric"], float(meta["lmbda"])), "file": str(path.resolve().relative_to(out_dir.resolve())),
         "arch": meta["arch"], "N": meta["N"], "M": meta["M"], "metric": meta["metric"], "lambda": float(meta["lmbda"]),
         "steps_total": steps, "steps_this_file": int(meta.get("steps", 0)), "fine_tuned_from": chain,
-        "patch": meta.get("patch"), "batch": meta.get("batch"), "data": meta.get("data"), "data_glob": meta.get("data_glob"),
+        "train_seconds_total": round(seconds, 1), "patch": meta.get("patch"), "batch": meta.get("batch"),
+        "lr": meta.get("lr"), "lr_schedule": meta.get("lr_schedule"), "data": meta.get("data"),
+        "data_glob": meta.get("data_glob"), "val": meta.get("val"),
         "weights_dtype": meta.get("weights_dtype", "float32"), "sha256": sha256_file(path), "bytes": path.stat().st_size,
     }
 
 
 def write_manifest(checkpoints: list[Path], out: Path, kodak_summary: Path | None = None, codec: str = "demo_hyperprior",
-                   note: str = "") -> dict:
+                   note: str = "", parents: list[Path] = ()) -> dict:
     """Write the manifest of `checkpoints` to `out` (entries sorted by point); with a Kodak sweep's
-    summary.csv, each entry gets that point's measured averages."""
-    metas = {p.name: read_checkpoint(p)[1] for p in checkpoints}
+    summary.csv, each entry gets that point's measured averages.  `parents`: checkpoints they were
+    fine-tuned from that are not shipped (read for the lineage only)."""
+    metas = {p.name: read_checkpoint(p)[1] for p in [*parents, *checkpoints]}
     entries = sorted((entry(p, out.parent, metas) for p in checkpoints), key=lambda e: e["point"])
     if kodak_summary:
         import pandas as pd
