@@ -9,8 +9,8 @@
 #    cores ran 4x slower: oversubscription).  ~2.7 h here.
 # 2. one fine-tune per lambda at 192 px, batch 4, lr 1e-4 cosine to 5e-6, each from its nearest trained
 #    neighbour: 0.013 (500 steps) and 0.0067 (1,200) from the base, 0.0035 (1,500) from 0.0067, 0.0018
-#    (1,500) from 0.0035, 0.025 (1,200) from the base.  ~1 h here.
-# 3. then, by hand: copy the five files into codecs/demo/, sweep Kodak and write the manifest (README,
+#    (1,500) from 0.0035, 0.025 (1,200) from the base, 0.0483 (1,200) from 0.025.  ~1.2 h here.
+# 3. then, by hand: copy the six files into codecs/demo/, sweep Kodak and write the manifest (README,
 #    "The demo models").
 # Training data: BSDS500 train+test (../shared/datasets/train-bsds500); its val split is the validation.
 set -euo pipefail
@@ -27,7 +27,7 @@ name() { echo "$O/bmshj2018-hyperprior-N96-M128-mse-lambda$1.pth.tar"; }
   warmup=500 out="$O/base-lambda0.013.pth.tar"
 
 FT="patch=192 batch=4 lr=1e-4 lr_min=5e-6 warmup=100 val_every=250"
-for spec in 0.013:500:base 0.0067:1200:base 0.0035:1500:0.0067 0.0018:1500:0.0035 0.025:1200:base; do
+for spec in 0.013:500:base 0.0067:1200:base 0.0035:1500:0.0067 0.0018:1500:0.0035 0.025:1200:base 0.0483:1200:0.025; do
   IFS=: read -r L S FROM <<< "$spec"
   if [ "$FROM" = base ]; then INIT="$O/base-lambda0.013.pth.tar"; else INIT=$(name "$FROM"); fi
   [ -f "$(name "$L")" ] && continue
