@@ -2,7 +2,7 @@
 (a benchmark script: prints figures beside their targets, asserts nothing).
 
     bench perf learned --kodak ../shared/datasets/kodak \
-        --checkpoint codecs/demo/bmshj2018-hyperprior-N64-M96-mse-lambda0.013.pth.tar [--images 24] [--repeat 3]
+        --checkpoint codecs/demo/bmshj2018-hyperprior-N96-M128-mse-lambda0.013.pth.tar [--images 24] [--repeat 3]
 
 On the CPU, one thread on each side (eval_model sets torch.set_num_threads(1)); eval_model with
 --no-update, so both sides use the checkpoint's own CDF tables.  Two comparisons:

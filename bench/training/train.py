@@ -1,6 +1,6 @@
 """Train a CompressAI image model on a folder of photos (CPU or GPU), Hydra-configured.
 
-    bench train arch=bmshj2018-hyperprior N=64 M=96 lmbda=0.013 steps=3000
+    bench train arch=bmshj2018-hyperprior N=96 M=128 lmbda=0.013 steps=3000
 
 Random crops with flips, RateDistortionLoss at one lambda, the auxiliary loss on its own optimiser,
 a progress bar, and a resumable training state written atomically every `checkpoint_every` steps
