@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -37,10 +38,20 @@ def test_pyproject_lists_every_package_and_asset_folder():
         assert dirs <= listed, f"asset folders not in pyproject's packages: {sorted(dirs - listed)}"
 
 
+# What a build must not see: setuptools reuses a checkout's build/ folder, so a file deleted from the
+# tree (an old demo checkpoint) would still ride along in the next wheel built there.
+def _not_source(folder: str, names: list[str]) -> set[str]:
+    top = {".git", ".venv", "build", "dist", "results"} if Path(folder) == ROOT else set()
+    return {n for n in names if n in top or n.endswith(".egg-info") or n in ("__pycache__", ".pytest_cache")}
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """Built from a copy of the source tree, as from a fresh clone (and leaving no build/ in the checkout)."""
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+    src = tmp_path_factory.mktemp("src") / "lic-bench"
+    shutil.copytree(ROOT, src, ignore=_not_source)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (whl,) = out.glob("lic_bench-*.whl")
@@ -58,6 +69,10 @@ def test_wheel_carries_configs_assets_and_no_import_root_but_bench(wheel):
                  "bench/cli/main.py", "bench/codecs/identity.py"):
         assert must in names, must
     assert not [n for n in names if n.endswith((".state", ".pyc")) or "/cache/" in n]
+    # the demo checkpoints are exactly those of the manifest (no file left over from an earlier set)
+    manifest = json.loads((ROOT / "codecs" / "demo" / "manifest.json").read_text())
+    shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith("bench/assets/codecs/demo/") and n.endswith(".pth.tar")}
+    assert shipped == {e["file"] for e in manifest["checkpoints"]}, shipped
     entry = [n for n in names if n.endswith("entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry[0]).decode()
     assert "bench = bench.cli.main:entry" in text
