@@ -20,6 +20,15 @@ def fmt_cell(v, digits: int = 4) -> str:
     return str(v)
 
 
+def fmt_point(p) -> str:
+    """A rate point as people write it: 3.0 -> '3', 3.7 -> '3.7', anything not numeric as str()."""
+    try:
+        f = float(p)
+        return str(int(f)) if f.is_integer() else f"{f:g}"
+    except (TypeError, ValueError):
+        return str(p)
+
+
 def md_table(header: Sequence, rows: Sequence[Sequence], digits: int | None = None) -> str:
     """A Markdown pipe table; '|' and newlines inside cells are escaped.  digits: format floats."""
     def cell(v):

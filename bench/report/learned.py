@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.codecs.learned.complexity import COUNTERS, disagreements
-from bench.core.text import md_table
+from bench.core.text import fmt_point, md_table
 
 PART_LABELS = {
     "g_a": "g_a analysis", "h_a": "h_a hyper-analysis", "h_s": "h_s hyper-synthesis", "g_s": "g_s synthesis",
@@ -30,10 +30,7 @@ def _parts(cols, prefix: str) -> list[str]:
 
 
 def _fmt_points(points) -> str:
-    out = []
-    for p in sorted(set(points), key=lambda v: (float(v) if _num(v) else float("inf"), str(v))):
-        out.append(f"{float(p):g}" if _num(p) else str(p))
-    return ", ".join(out)
+    return ", ".join(fmt_point(p) for p in sorted(set(points), key=lambda v: (float(v) if _num(v) else float("inf"), str(v))))
 
 
 def _num(v) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.files import atomic_write_bytes
-from bench.core.text import md_table
+from bench.core.text import fmt_point, md_table
 from bench.report.figures import axis_label, styles
 from bench.report.markdown import markdown_to_html
 from bench.report.panels import Panel, PanelOptions, codec_labels, panel_metric_columns, safe_name
@@ -37,14 +37,6 @@ def page_names(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
             stem += "_"
         out[(d, i)] = stem
     return out
-
-
-def _fmt_point(p) -> str:
-    try:
-        f = float(p)
-        return str(int(f)) if f.is_integer() else f"{f:g}"
-    except (TypeError, ValueError):
-        return str(p)
 
 
 def image_rd_figure(img: pd.DataFrame, metrics: Sequence[str], out_stem: Path, names: Sequence[str],
@@ -130,7 +122,7 @@ def _rows_table(img: pd.DataFrame, names: Sequence[str], cols: Sequence[str], pa
     for codec in [c for c in names if (img["codec"] == c).any()]:
         for r in img[img["codec"] == codec].sort_values("bpp").to_dict("records"):
             vals = [("n/a" if r.get(c) is None or not np.isfinite(float(r[c])) else f"{float(r[c]):.4f}") for c in cols]
-            rows.append([f"`{codec}`", _fmt_point(r["point"]), f"{float(r['bpp']):.4f}", *vals,
+            rows.append([f"`{codec}`", fmt_point(r["point"]), f"{float(r['bpp']):.4f}", *vals,
                          "panel" if (codec, str(r["point"])) in shown else ""])
     return md_table(["codec", "point", "bpp", *cols, "shown"], rows)
 

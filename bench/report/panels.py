@@ -46,6 +46,7 @@ import pandas as pd
 from bench import metrics as M
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
+from bench.core.text import fmt_point
 from bench.report.figures import styles
 from bench.report.pictures import Missing, Originals, reconstruction
 
@@ -128,7 +129,7 @@ def _nearest(g: pd.DataFrame, target: float) -> dict:
 
 
 def _point_text(row) -> str:
-    return f"{row.get('point_name') or 'point'}={_fmt_point(row.get('point'))}"
+    return f"{row.get('point_name') or 'point'}={fmt_point(row.get('point'))}"
 
 
 def matched_rows(img: pd.DataFrame, codecs_: Sequence[str], *, target: float | None = None, reference: str | None = None,
@@ -380,7 +381,7 @@ def render(panel: Panel, original: np.ndarray, options: PanelOptions, metric_col
         vs = "the target" if off == 0 else f"{off:+.0%} vs target"
         far = abs(off) > RATE_MISMATCH
         lines = [(labels.get(t.codec, t.codec), fonts["bold"], colour),
-                 (f"{row.get('point_name') or 'point'}={_fmt_point(row.get('point'))} · {bpp:.3f} bpp ({vs})" + (" !" if far else ""),
+                 (f"{row.get('point_name') or 'point'}={fmt_point(row.get('point'))} · {bpp:.3f} bpp ({vs})" + (" !" if far else ""),
                   fonts["text"], "#b00000" if far else "#222"),
                  (" · ".join(tile_metrics(row, metric_cols)), fonts["text"], "#222")]
         if t.rgb is not None:
@@ -456,14 +457,6 @@ def render(panel: Panel, original: np.ndarray, options: PanelOptions, metric_col
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(M.psnr(np.ascontiguousarray(a), np.ascontiguousarray(b)))
-
-
-def _fmt_point(p) -> str:
-    try:
-        f = float(p)
-        return str(int(f)) if f.is_integer() else f"{f:g}"
-    except (TypeError, ValueError):
-        return str(p)
 
 
 # ----------------------------------------------------------------------------------- the panels

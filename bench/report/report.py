@@ -33,6 +33,7 @@ from bench.analysis.bd import Comparison, available_metrics, bd_matrix, default_
 from bench.analysis.published import export_sweep, load_many
 from bench.core.errors import BenchError
 from bench.core.files import atomic_write_bytes
+from bench.core.text import fmt_point
 from bench.core.text import md_table as _md_table
 from bench.report import learned, pages, perception
 from bench.report.figures import axis_label, per_image_bd_plot, rd_plot
@@ -54,14 +55,6 @@ def _first(g: pd.DataFrame, col: str, default=""):
         return default
     v = g[col].dropna()
     return v.iloc[0] if len(v) else default
-
-
-def _fmt_point(p) -> str:
-    try:
-        f = float(p)
-        return str(int(f)) if f.is_integer() else f"{f:g}"
-    except (TypeError, ValueError):
-        return str(p)
 
 
 # ------------------------------------------------------------------------------------- sections
@@ -89,7 +82,7 @@ def _codec_section(df: pd.DataFrame) -> str:
         enc_s = ok["encode_s"].mean() if "encode_s" in ok and len(ok) else float("nan")
         dec_s = ok["decode_s"].mean() if "decode_s" in ok and len(ok) else float("nan")
         rows.append([f"`{codec}`", _first(g, "adapter"), _encoder(_first(g, "encoder")),
-                     f"{_first(g, 'point_name', 'point')} = {', '.join(_fmt_point(p) for p in points)}",
+                     f"{_first(g, 'point_name', 'point')} = {', '.join(fmt_point(p) for p in points)}",
                      colour, f"`{_first(g, 'codec_params')}`", hashes, f"{len(ok)} / {len(g) - len(ok)}",
                      f"{enc_s:.3f} / {dec_s:.3f}"])
     text = "## Codecs\n\n" + _md_table(
@@ -98,7 +91,7 @@ def _codec_section(df: pd.DataFrame) -> str:
     failed = df[df["status"] != "ok"]
     if len(failed):
         text += "\nFailed units (not in any curve):\n\n" + "\n".join(
-            f"- `{r.codec}` {r.image} {getattr(r, 'point_name', 'point')}={_fmt_point(r.point)}: {getattr(r, 'error', '')}"
+            f"- `{r.codec}` {r.image} {getattr(r, 'point_name', 'point')}={fmt_point(r.point)}: {getattr(r, 'error', '')}"
             for r in failed.head(20).itertuples()) + ("\n- ..." if len(failed) > 20 else "") + "\n"
     return text
 
@@ -236,7 +229,7 @@ def _bd_section(results: list[Comparison], anchor: str, method: str, n_boot: int
             for name, p in ((r.anchor, r.anchor_points), (r.test, r.test_points)):
                 if name not in seen and p:
                     seen.add(name)
-                    pts.append([f"`{name}`", "  ".join(f"{_fmt_point(q)}: {b:.4f} / {v:.3f}" for q, b, v in p)])
+                    pts.append([f"`{name}`", "  ".join(f"{fmt_point(q)}: {b:.4f} / {v:.3f}" for q, b, v in p)])
         out.append(f"\nRD points (point: bpp / {m}, means over the images used):\n")
         out.append(_md_table(["codec", "points"], pts))
         warned = [(r, w) for r in rs for w in r.warnings]
@@ -336,9 +329,9 @@ def _provenance_section(df: pd.DataFrame, sweep_dir: Path, method: str, n_boot: 
              f"- BD: `bjontegaard` {bj}, method {method}, bootstrap {n_boot} resamples, seed {seed}",
              "- aggregation: mean over images of per-image bpp and of each per-image metric (PSNR in dB; MS-SSIM dB per image); "
              "bpp = bitstream bytes x 8 / original pixels",
-             f"- Hydra runs (resolved config in `.hydra/`, `provenance.json`, `pip-freeze.txt`): "
+             "- Hydra runs (resolved config in `.hydra/`, `provenance.json`, `pip-freeze.txt`): "
              + (", ".join(f"`{r}`" for r in runs) if runs else "none in this folder"),
-             f"- rows: `rows/*.json`, tables `results.parquet`, `results.csv`, `summary.csv`",
+             "- rows: `rows/*.json`, tables `results.parquet`, `results.csv`, `summary.csv`",
              f"- rebuild this page: `bench report {sweep_dir}`"]
     if exported:
         lines.append("- averaged curves in CompressAI's JSON format: " + ", ".join(f"`{FILES}/compressai/{p.name}`" for p in exported))
