@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics.base import Metric, as_batch, column
+from bench.metrics.base import Metric, column
 from bench.metrics.luma import DEFAULT_BITS
 
 _IN = "Y' float [0, 1] (metric_matrix, full range, 10-bit rounded), data_range=1"
@@ -33,14 +33,9 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     from importlib.metadata import version
 
     import piq
-    import torch
 
-    from bench.core.device import resolve_device
-    from bench.metrics.luma import describe, luma_tensor
+    from bench.metrics.luma import describe, score_on_luma
 
-    ref, dec = as_batch(ref), as_batch(dec)
-    dev = resolve_device(device)
-    with torch.no_grad():
-        values = piq.gmsd(luma_tensor(dec, matrix, bits, dev), luma_tensor(ref, matrix, bits, dev), data_range=1.0,
-                          reduction="none").double().cpu().numpy()
+    values, dev = score_on_luma(ref, dec, lambda d, r: piq.gmsd(d, r, data_range=1.0, reduction="none"),
+                                matrix=matrix, bits=bits, device=device)
     return {"gmsd": values, "gmsd_impl": f"piq {version('piq')} gmsd on {describe(matrix, bits)}", "metric_device": dev}

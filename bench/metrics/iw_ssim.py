@@ -41,19 +41,14 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     from importlib.metadata import version
 
     import piq
-    import torch
 
-    from bench.core.device import resolve_device
-    from bench.metrics.luma import describe, luma_tensor, too_small
+    from bench.metrics.luma import describe, score_on_luma
     from bench.metrics.ms_ssim import to_db
 
-    ref, dec = as_batch(ref), as_batch(dec)
-    if too_small(ref.shape, MIN_SIDE):
-        nan = np.full(len(ref), np.nan)
+    values, dev = score_on_luma(ref, dec, lambda d, r: piq.information_weighted_ssim(d, r, data_range=1.0, reduction="none"),
+                                matrix=matrix, bits=bits, device=device, min_side=MIN_SIDE)
+    if values is None:
+        nan = np.full(len(as_batch(ref)), np.nan)
         return {"iw_ssim": nan, "iw_ssim_db": nan.copy(), "iw_ssim_impl": f"not measured: a side < {MIN_SIDE} px"}
-    dev = resolve_device(device)
-    with torch.no_grad():
-        values = piq.information_weighted_ssim(luma_tensor(dec, matrix, bits, dev), luma_tensor(ref, matrix, bits, dev),
-                                               data_range=1.0, reduction="none").double().cpu().numpy()
     return {"iw_ssim": values, "iw_ssim_db": np.array([to_db(float(v)) for v in values]),
             "iw_ssim_impl": f"piq {version('piq')} information_weighted_ssim on {describe(matrix, bits)}", "metric_device": dev}

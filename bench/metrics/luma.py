@@ -55,3 +55,21 @@ def luma_tensor(batch: np.ndarray, matrix: str, bits: int, device: str):
 
 def too_small(shape, min_side: int) -> bool:
     return min(int(shape[1]), int(shape[2])) < min_side
+
+
+def score_on_luma(ref: np.ndarray, dec: np.ndarray, score, *, matrix: str, bits: int, device: str, min_side: int = 0):
+    """(scores, device) of `score(decoded Y', reference Y')` (piq's order: the distorted picture first) over
+    a batch, as float64 numpy, computed without autograd on the resolved device; (None, None) when a side
+    is under `min_side`, for the caller's NaN with its reason.  One path for every torch luma metric, so
+    they all read the plane the same way."""
+    import torch
+
+    from bench.core.device import resolve_device
+
+    ref, dec = as_batch(ref), as_batch(dec)
+    if too_small(ref.shape, min_side):
+        return None, None
+    dev = resolve_device(device)
+    with torch.no_grad():
+        values = score(luma_tensor(dec, matrix, bits, dev), luma_tensor(ref, matrix, bits, dev))
+    return values.double().cpu().numpy(), dev

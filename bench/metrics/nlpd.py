@@ -55,19 +55,16 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     import warnings
     from importlib.metadata import version
 
-    import torch
-
     from bench.core.device import resolve_device
-    from bench.metrics.luma import describe, luma_tensor, too_small
+    from bench.metrics.luma import describe, score_on_luma
 
-    ref, dec = as_batch(ref), as_batch(dec)
-    if too_small(ref.shape, MIN_SIDE):
-        return {"nlpd": np.full(len(ref), np.nan), "nlpd_impl": f"not measured: a side < {MIN_SIDE} px"}
-    dev = resolve_device(device)
-    model = _model(dev)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's align_corners notice from nn.Upsample
-        values = model(luma_tensor(dec, matrix, bits, dev), luma_tensor(ref, matrix, bits, dev),
-                       as_loss=False).double().cpu().numpy()
+    def score(d, r):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's align_corners notice from nn.Upsample
+            return _model(resolve_device(device))(d, r, as_loss=False)
+
+    values, dev = score_on_luma(ref, dec, score, matrix=matrix, bits=bits, device=device, min_side=MIN_SIDE)
+    if values is None:
+        return {"nlpd": np.full(len(as_batch(ref)), np.nan), "nlpd_impl": f"not measured: a side < {MIN_SIDE} px"}
     return {"nlpd": values, "nlpd_impl": f"IQA_pytorch {version('IQA_pytorch')} NLPD(channels=1) on {describe(matrix, bits)}",
             "metric_device": dev}

@@ -38,16 +38,11 @@ def compute_batch(ref: np.ndarray, dec: np.ndarray, *, matrix: str = "bt709", de
     from importlib.metadata import version
 
     import piq
-    import torch
 
-    from bench.core.device import resolve_device
-    from bench.metrics.luma import describe, luma_tensor, too_small
+    from bench.metrics.luma import describe, score_on_luma
 
-    ref, dec = as_batch(ref), as_batch(dec)
-    if too_small(ref.shape, MIN_SIDE):
-        return {"vifp": np.full(len(ref), np.nan), "vifp_impl": f"not measured: a side < {MIN_SIDE} px"}
-    dev = resolve_device(device)
-    with torch.no_grad():
-        values = piq.vif_p(luma_tensor(dec, matrix, bits, dev), luma_tensor(ref, matrix, bits, dev), data_range=1.0,
-                           reduction="none").double().cpu().numpy()
+    values, dev = score_on_luma(ref, dec, lambda d, r: piq.vif_p(d, r, data_range=1.0, reduction="none"),
+                                matrix=matrix, bits=bits, device=device, min_side=MIN_SIDE)
+    if values is None:
+        return {"vifp": np.full(len(as_batch(ref)), np.nan), "vifp_impl": f"not measured: a side < {MIN_SIDE} px"}
     return {"vifp": values, "vifp_impl": f"piq {version('piq')} vif_p on {describe(matrix, bits)}", "metric_device": dev}
